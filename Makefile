@@ -1,0 +1,59 @@
+# reason-lsp: `make demo` and `make test` each set up .venv by themselves.
+#
+# Extension points for other parts of the project:
+#   TEST_EXTRA   further test targets `make test` runs after test-python
+#                (e.g. TEST_EXTRA=test-vscode, set in an included makefile).
+#   MODEL_DEPS   extra pip requirements for the model features.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.reason-lsp-installed
+EXTRAS ?= model,train,dev
+MODEL_DEPS ?=
+PYTEST_ARGS ?= -q
+TEST_EXTRA ?=
+
+# Optional per-component makefiles (e.g. vscode-extension/test.mk adds test-vscode).
+-include $(wildcard mk/*.mk)
+
+.PHONY: all demo test test-python lint format venv clean-venv bench
+all: test
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs when pyproject.toml changes. Without CUDA, torch's CPU build first,
+# so pip never pulls a multi-GB CUDA wheel for the [model] extra.
+$(STAMP): pyproject.toml | $(PY)
+	@if ! command -v nvidia-smi >/dev/null 2>&1; then \
+		echo "no CUDA here: installing the CPU build of torch"; \
+		$(PIP) install torch==2.13.0; \
+	fi
+	$(PIP) install -e '.[$(EXTRAS)]' $(MODEL_DEPS)
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m reason_lsp.demo
+
+test: test-python $(TEST_EXTRA)
+
+test-python: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) bench/parse.py
+
+clean-venv:
+	rm -rf $(VENV)
