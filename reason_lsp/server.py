@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument
@@ -36,10 +37,39 @@ from reason_lsp.settings import NAMESPACE, Settings, parse_settings, unwrap
 log = logging.getLogger(__name__)
 
 
+# A malformed message that was already answered (or logged): nothing left to do.
+_HANDLED = object()
+
+
 class ReasonProtocol(LanguageServerProtocol):
-    """pygls protocol whose ``didChange`` applies edits through :mod:`reason_lsp.documents`."""
+    """pygls protocol with two changes.
+
+    * ``didChange`` applies edits through :mod:`reason_lsp.documents` (exact
+      positions, incremental tree), not pygls's own text update.
+    * A message whose params do not fit its method gets a JSON-RPC
+      ``InvalidParams`` error response if it is a request (pygls would drop it
+      and leave the client waiting) and an error in the log if it is a
+      notification; the server carries on either way.
+    """
 
     _server: ReasonLanguageServer
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            method = data.get("method")
+            if not isinstance(method, str):
+                raise
+            log.error("malformed %r message: %s", method, exc.__cause__ or exc)
+            if "id" in data:
+                error = JsonRpcInvalidParams(f"invalid params for {method}: {exc.__cause__}")
+                self._send_response(data["id"], error=error.to_response_error())
+            return _HANDLED
+
+    def handle_message(self, message: Any) -> None:
+        if message is not _HANDLED:
+            super().handle_message(message)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
@@ -103,6 +133,15 @@ class ReasonLanguageServer(LanguageServer):
 
         task.add_done_callback(done)
         return task
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Errors outside any handler. Unparseable input is logged, not shown: it
+        has no id to answer (pygls would drop an ``"id": null`` error response's id,
+        which confuses clients), and the user can do nothing about it."""
+        if isinstance(error, ValueError):  # JSONDecodeError, UnicodeDecodeError
+            log.error("unparseable message skipped: %s", error)
+            return
+        super().report_server_error(error, source)
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         log.warning("%s", message)

@@ -18,12 +18,13 @@ Later issues add other tree queries (completion context, enclosing function).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import tree_sitter
 
 MAX_PROBLEMS = 100
+MAX_TOKENS = 20_000  # tokens examined per ERROR node (a huge one stays cheap)
+MAX_NESTING = 32
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 _PY_BLOCK_KEYWORDS = frozenset(
@@ -60,13 +61,18 @@ def _show(text: bytes, limit: int = 30) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _leaves(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
-    """Leaf tokens under ``node`` in source order (node itself if it is a leaf)."""
-    if node.child_count == 0:
-        yield node
-        return
-    for child in node.children:
-        yield from _leaves(child)
+def _leaves(node: tree_sitter.Node, limit: int = MAX_TOKENS) -> list[tree_sitter.Node]:
+    """The first ``limit`` leaf tokens under ``node`` in source order (iterative:
+    error trees can be deeper than Python's recursion limit)."""
+    out: list[tree_sitter.Node] = []
+    stack = [node]
+    while stack and len(out) < limit:
+        current = stack.pop()
+        if current.child_count == 0:
+            out.append(current)
+        else:
+            stack.extend(reversed(current.children))
+    return out
 
 
 def _unbalanced(tokens: list[tree_sitter.Node]) -> tuple[tree_sitter.Node, str] | None:
@@ -92,7 +98,9 @@ def _at_line_end(source: bytes, byte: int) -> bool:
     return not rest or rest[:1] in (b"\n", b"\r", b"#") or rest.startswith(b"//")
 
 
-def _explain_error(node: tree_sitter.Node, source: bytes, language: str) -> list[SyntaxProblem]:
+def _explain_error(
+    node: tree_sitter.Node, source: bytes, language: str, depth: int = 0
+) -> list[SyntaxProblem]:
     tokens = [t for t in _leaves(node) if not t.is_missing]
     if not tokens or node.start_byte == node.end_byte:
         where = node.start_byte
@@ -106,10 +114,10 @@ def _explain_error(node: tree_sitter.Node, source: bytes, language: str) -> list
         return [SyntaxProblem(tok.start_byte, tok.end_byte, message, "syntax-error")]
 
     nested = [c for c in node.children if c.is_error or c.has_error]
-    if nested:
+    if nested and depth < MAX_NESTING:
         found: list[SyntaxProblem] = []
         for child in nested:
-            found.extend(_problems_in(child, source, language))
+            found.extend(_problems_in(child, source, language, depth + 1))
         if found:
             return found
 
@@ -135,19 +143,23 @@ def _explain_error(node: tree_sitter.Node, source: bytes, language: str) -> list
     return [SyntaxProblem(last.start_byte, last.end_byte, message, "syntax-error")]
 
 
-def _problems_in(node: tree_sitter.Node, source: bytes, language: str) -> list[SyntaxProblem]:
-    if node.is_error:
-        return _explain_error(node, source, language)
-    if node.is_missing:
-        what = node.type.replace("_", " ") if node.is_named else f'"{node.type}"'
-        return [SyntaxProblem(node.start_byte, node.start_byte, f"missing {what}", "missing-token")]
+def _problems_in(
+    node: tree_sitter.Node, source: bytes, language: str, depth: int = 0
+) -> list[SyntaxProblem]:
     found: list[SyntaxProblem] = []
-    if node.has_error:
-        for child in node.children:
-            if child.has_error or child.is_missing or child.is_error:
-                found.extend(_problems_in(child, source, language))
-                if len(found) >= MAX_PROBLEMS:
-                    break
+    stack = [node]
+    while stack and len(found) < MAX_PROBLEMS:
+        current = stack.pop()
+        if current.is_error:
+            found.extend(_explain_error(current, source, language, depth))
+        elif current.is_missing:
+            kind = current.type
+            what = kind.replace("_", " ") if current.is_named else f'"{kind}"'
+            start = current.start_byte
+            found.append(SyntaxProblem(start, start, f"missing {what}", "missing-token"))
+        elif current.has_error:
+            children = [c for c in current.children if c.has_error or c.is_missing]
+            stack.extend(reversed(children))
     return found
 
 

@@ -80,3 +80,11 @@ def test_setting_turns_syntax_diagnostics_off() -> None:
 def test_pathological_input_is_capped() -> None:
     found = diags(")" * 5000 + "\n" + "(" * 5000)
     assert 0 < len(found) <= 100
+
+
+def test_deeply_nested_errors_do_not_recurse() -> None:
+    # Deeper than Python's recursion limit, with one bracket left open.
+    text = "x = " + "(" * 3000 + "1" + ")" * 2999 + "\ny = [1,\n" + "f(" * 2000 + "\n"
+    found = diags(text)
+    assert found and len(found) <= 100
+    assert all(d.severity == types.DiagnosticSeverity.Error for d in found)
