@@ -260,3 +260,33 @@ def test_the_fixture_files_exist():
     # The fixtures read these standard-library files; fail loudly if a Python lacks them.
     for name in SOURCES + HELD_OUT:
         assert (STDLIB / name).is_file(), name
+
+
+def test_eval_full_runs_on_the_tiny_model(trained, tmp_path):
+    import json
+
+    from reason_lsp.training import quality
+    from reason_lsp.training.cli import main
+
+    records = [
+        {"path": f"held/{p.name}", "package": "held", "text": p.read_text(encoding="utf-8")}
+        for p in sorted(trained.valid[0].glob("*.py"))
+    ]
+    split = tmp_path / "valid_tiny.jsonl"
+    split.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    report_path = tmp_path / "report.json"
+    argv = ["eval", "--full", "--model", str(trained.out), "--valid", str(split), "-n", "3"]
+    assert main([*argv, "--max-bytes", "5000", "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())["splits"]["valid_tiny"]
+    assert report["bpb"]["bits_per_byte"] > 0
+    assert report["next_line"]["n"] == report["fim"]["n"] == 3
+    assert 1 <= report["identifier"]["n"] <= 3  # as many "name." places as the files hold
+    for key in ("exact", "edit_similarity"):
+        assert 0 <= report["next_line"][key] <= 1
+    assert report["identifier"]["jedi_top5"] is not None
+
+    # A training checkpoint evaluates as well as an exported folder.
+    lm = quality.load_lm(trained.run_dir / "checkpoint.pt")
+    assert lm.model.config.vocab_size == TINY.vocab
+    ids, healed = lm.heal(lm.encode("def f(x):\n    "))
+    assert "\n" not in lm.complete(ids, healed, max_new=4)

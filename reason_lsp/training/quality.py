@@ -470,17 +470,36 @@ def load_sample(path: Path, max_files: int | None, seed: int) -> Sample:
 
 
 def load_lm(model_dir: Path) -> LM:
+    """A model folder, or a training checkpoint (``runs/<name>/checkpoint.pt``)."""
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
     from reason_lsp.training.tokenizer import load_tokenizer
 
     hf_logging.disable_progress_bar()
-
+    model_dir = Path(model_dir)
+    if model_dir.suffix == ".pt":
+        return _load_checkpoint(model_dir)
     model = AutoModelForCausalLM.from_pretrained(
         model_dir, dtype=torch.float32, local_files_only=True
     ).eval()
-    return LM(model, load_tokenizer(Path(model_dir)))
+    return LM(model, load_tokenizer(model_dir))
+
+
+def _load_checkpoint(path: Path) -> LM:
+    """The model of a checkpoint, with the tokenizer folder next to it (as ``train`` keeps)."""
+    import ast
+
+    from reason_lsp.training.tokenizer import load_tokenizer
+    from reason_lsp.training.train import ModelShape, build_model
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    shape = ModelShape(**ast.literal_eval(state["options"]["shape"]))
+    model = build_model(shape)
+    model.load_state_dict(state["model"])
+    init = state["options"].get("init", "None")
+    tok_dir = Path(init) if init != "None" else path.parent / "tokenizer"
+    return LM(model.eval(), load_tokenizer(tok_dir))
 
 
 @torch.inference_mode()
