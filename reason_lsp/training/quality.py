@@ -42,7 +42,7 @@ import sysconfig
 import time
 import tokenize
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -250,7 +250,6 @@ class Sample:
     name: str
     records: list[dict]
     rng_seed: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
 
     def rng(self, task: str) -> random.Random:
         return random.Random(f"{self.rng_seed}:{self.name}:{task}")
