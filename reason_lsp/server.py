@@ -27,9 +27,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument
 
-from reason_lsp import __version__
+from reason_lsp import __version__, completion_lsp
 from reason_lsp.diagnostics import collect
 from reason_lsp.documents import DocumentStore, Snapshot
+from reason_lsp.model_host import ModelHost
 from reason_lsp.positions import normalize_encoding
 from reason_lsp.publisher import DiagnosticsPublisher
 from reason_lsp.settings import NAMESPACE, Settings, parse_settings, unwrap
@@ -89,8 +90,10 @@ class ReasonLanguageServer(LanguageServer):
         self.publisher = DiagnosticsPublisher(self)
         # The model engine (reason_lsp.engine) plugs in here; None means "no model yet".
         self.engine: Any = None
+        self.models = ModelHost(self)
         self._pending_messages: list[str] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._initialized = False
 
     # -- state helpers ------------------------------------------------------------
 
@@ -188,6 +191,8 @@ class ReasonLanguageServer(LanguageServer):
             self.settings = settings
             self.settings_epoch += 1
             self.refresh_diagnostics()
+            if self.models.config is not None or self._initialized:
+                self.models.ensure()
 
     async def pull_settings(self) -> None:
         """Ask the client for the ``reasonLsp`` section (``workspace/configuration``)."""
@@ -230,6 +235,8 @@ def create_server() -> ReasonLanguageServer:
             ls.tell(message)
         ls._pending_messages.clear()
         await ls.pull_settings()
+        ls._initialized = True
+        ls.models.ensure()  # the model loads on its own thread from here
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -284,5 +291,7 @@ def create_server() -> ReasonLanguageServer:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: ReasonLanguageServer, params: None) -> None:
         ls.publisher.cancel_all()
+        ls.models.stop()
 
+    completion_lsp.register(server)
     return server

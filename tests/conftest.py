@@ -6,3 +6,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def memo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model that knows ``tiny_model.MEMO`` by heart (built once per session)."""
+    from tiny_model import build_memorizing_model
+
+    return build_memorizing_model(tmp_path_factory.mktemp("memo-model"))

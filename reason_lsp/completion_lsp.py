@@ -1,0 +1,257 @@
+"""LSP completion features: ``textDocument/inlineCompletion`` and ``textDocument/completion``.
+
+Thin handlers: take a snapshot, ask :mod:`reason_lsp.completion` for a plan, send
+it to the engine's worker, clean the answer and convert it to lsprotocol types.
+A cancelled LSP request sets the generation's own cancel flag (pygls only cancels
+the awaiting future); a result for a version that is no longer current is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import attrs
+from lsprotocol import types
+
+from reason_lsp import completion
+from reason_lsp.engine import Cancelled, EngineUnavailable, GenerateRequest
+
+if TYPE_CHECKING:
+    from reason_lsp.documents import Snapshot
+    from reason_lsp.server import ReasonLanguageServer
+
+log = logging.getLogger(__name__)
+
+LINE_TOKENS = 48
+STATS_METHOD = "reasonLsp/stats"
+
+
+@attrs.define
+class CompletionStats:
+    """``reasonLsp/stats``: what the completion path did, for benchmarks and tests."""
+
+    requests: int = 0
+    model_calls: int = 0
+    type_ahead_hits: int = 0
+    cancelled: int = 0
+    stale_dropped: int = 0
+    filtered: int = 0
+    last_ms: float = 0.0
+    last_prompt_tokens: int = 0
+    last_cached_tokens: int = 0
+    last_decoded_tokens: int = 0
+    last_ms_per_token: float = 0.0
+
+
+@dataclass
+class Suggestion:
+    text: str
+    range_start: int  # offset where the inserted text starts replacing
+    offset: int
+    from_cache: bool = False
+
+
+class CompletionService:
+    """Per-server completion state: the typed-ahead cache and the latest timings."""
+
+    def __init__(self, server: ReasonLanguageServer) -> None:
+        self.server = server
+        self.type_ahead: dict[str, completion.TypeAhead] = {}
+        self.stats = CompletionStats()
+
+    def _engine_ready(self) -> bool:
+        engine = self.server.engine
+        return engine is not None and getattr(engine, "state", "ready") == "ready"
+
+    async def _run(self, future: Future, request: GenerateRequest):
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            request.cancel()  # stop the decode loop, not only this coroutine
+            raise
+
+    async def suggest(
+        self, uri: str, position: types.Position, explicit: bool
+    ) -> Suggestion | None:
+        """The one best completion at ``position``, or None."""
+        started = time.perf_counter()
+        stats = self.stats
+        stats.requests += 1
+        snapshot = self.server.snapshot(uri)
+        if snapshot is None:
+            return None
+        offset = snapshot.index.offset_at(position, snapshot.encoding)
+        cached = self.type_ahead.get(uri)
+        if cached is not None:
+            rest = cached.rest(snapshot.text, offset)
+            if rest is not None:
+                stats.type_ahead_hits += 1
+                stats.last_ms = (time.perf_counter() - started) * 1000
+                return Suggestion(rest, offset, offset, from_cache=True)
+        if not self._engine_ready():
+            return None
+        settings = self.server.settings
+        plan = completion.plan(
+            snapshot.text,
+            offset,
+            snapshot.tree,
+            context_tokens=settings.context_tokens,
+            explicit=explicit,
+        )
+        if plan is None:
+            return None
+        budget = (
+            settings.max_new_tokens
+            if plan.mode == "block"
+            else min(LINE_TOKENS, settings.max_new_tokens)
+        )
+        request = GenerateRequest(
+            prefix=plan.prefix,
+            suffix=plan.suffix,
+            header=plan.header,
+            max_new_tokens=budget,
+            stop=completion.stop_rule(plan),
+            key=uri,
+        )
+        try:
+            generation = await self._run(self.server.engine.submit(request), request)
+        except (Cancelled, EngineUnavailable) as exc:
+            log.debug("completion not served: %s", exc)
+            return None
+        if self.server.current_version(uri) != snapshot.version:
+            return None  # computed for an old version
+        self.last_generation = generation
+        text = completion.clean(
+            plan,
+            generation.samples[0].text,
+            snapshot.text,
+            offset,
+            snapshot.tree,
+            self._parser(uri),
+        )
+        self.last_ms = (time.perf_counter() - started) * 1000
+        if text is None:
+            return None
+        self.type_ahead[uri] = completion.TypeAhead.remember(snapshot.text, offset, text)
+        return Suggestion(text, offset, offset)
+
+    def _parser(self, uri: str):
+        state = self.server.documents.get(uri)
+        return state.parser if state is not None else None
+
+    async def members(self, snapshot: Snapshot, offset: int) -> list[tuple[str, float]]:
+        """Top identifiers after ``name.`` from the model."""
+        plan = completion.plan(
+            snapshot.text, offset, snapshot.tree, context_tokens=self.server.settings.context_tokens
+        )
+        if plan is None or not plan.after_dot or not self._engine_ready():
+            return []
+        engine = self.server.engine
+        if not hasattr(engine, "run"):
+            return []
+        prefix = plan.prefix[: len(plan.prefix) - len(plan.word)]
+        request = GenerateRequest(
+            prefix=prefix, suffix=plan.suffix, header=plan.header, key=snapshot.uri
+        )
+        future = engine.run(
+            lambda d: d.identifiers(request, "", k=5),
+            request.cancel_event,
+            key=snapshot.uri + "#members",
+        )
+        try:
+            names = await self._run(future, request)
+        except (Cancelled, EngineUnavailable):
+            return []
+        return [(n, s) for n, s in names if n.startswith(plan.word)]
+
+
+def register(server: ReasonLanguageServer) -> None:
+    """Add the completion features to ``server``."""
+    service = CompletionService(server)
+    server.completions = service
+
+    @server.feature(STATS_METHOD)
+    def stats(ls: ReasonLanguageServer, params: object) -> CompletionStats:
+        return service.stats
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: ReasonLanguageServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        if not ls.settings.completion_inline:
+            return None
+        explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        try:
+            found = await service.suggest(params.text_document.uri, params.position, explicit)
+        except Cancelled:  # superseded by a newer request for the same document
+            found = None
+        if found is None:
+            return types.InlineCompletionList(items=[])
+        return types.InlineCompletionList(
+            items=[
+                types.InlineCompletionItem(
+                    insert_text=found.text,
+                    range=types.Range(start=params.position, end=params.position),
+                )
+            ]
+        )
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=["."], resolve_provider=False),
+    )
+    async def complete(
+        ls: ReasonLanguageServer, params: types.CompletionParams
+    ) -> types.CompletionList | None:
+        if not ls.settings.completion_enable:
+            return None
+        uri = params.text_document.uri
+        snapshot = ls.snapshot(uri)
+        if snapshot is None:
+            return None
+        offset = snapshot.index.offset_at(params.position, snapshot.encoding)
+        line_start = snapshot.text.rfind("\n", 0, offset) + 1
+        word = completion.word_before(snapshot.text[line_start:offset])
+        replace = types.Range(
+            start=snapshot.index.position_at(offset - len(word), snapshot.encoding),
+            end=params.position,
+        )
+        items: list[types.CompletionItem] = []
+        for rank, (name, logprob) in enumerate(await service.members(snapshot, offset)):
+            items.append(
+                types.CompletionItem(
+                    label=name,
+                    kind=types.CompletionItemKind.Field,
+                    detail=f"reason-lsp · p={2.718281828**logprob:.2f}",
+                    sort_text=f"0{rank:02d}",
+                    filter_text=name,
+                    text_edit=types.TextEdit(range=replace, new_text=name),
+                )
+            )
+        try:
+            found = await service.suggest(uri, params.position, explicit=True)
+        except Cancelled:
+            found = None
+        if found is not None and ls.current_version(uri) == snapshot.version:
+            full = word + found.text
+            label = full.split("\n", 1)[0]
+            items.append(
+                types.CompletionItem(
+                    label=label if len(label) <= 60 else label[:59] + "…",
+                    kind=types.CompletionItemKind.Snippet,
+                    detail="reason-lsp completion",
+                    documentation=types.MarkupContent(
+                        kind=types.MarkupKind.Markdown, value=f"```\n{full}\n```"
+                    ),
+                    sort_text="1",
+                    filter_text=full,
+                    insert_text_format=types.InsertTextFormat.PlainText,
+                    text_edit=types.TextEdit(range=replace, new_text=full),
+                )
+            )
+        return types.CompletionList(is_incomplete=True, items=items)

@@ -1,0 +1,325 @@
+"""Decoding with a reused key/value cache, token healing and cooperative cancellation.
+
+Prompts: with fill-in-the-middle, SPM order when the model was trained on it (the
+suffix comes first, so the cache survives while the prefix grows), else PSM;
+without FIM tokens, the prefix alone.
+
+Cache reuse: each slot keeps the token ids its cache holds; a new prompt crops the
+cache to the longest common prefix and only the rest is prefilled.
+
+Token healing: the prompt's last token is backed off and the first generated token
+must start with its text, so a prompt that ends mid-word or in indentation is
+continued the way the tokenizer would have split the finished text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import regex
+import torch
+
+from reason_lsp import fim
+from reason_lsp.engine import Cancelled, GenerateRequest, Generation, Sample
+from reason_lsp.engine.loader import LoadedModel
+
+MAX_SLOTS = 4
+#: The GPT-2 pre-tokenizer's chunks; a token never spans two of them.
+_CHUNK = regex.compile(
+    r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+)
+
+
+@dataclass
+class Prompt:
+    ids: list[int]
+    heal: str  # text the first generated token must start with ("" = no healing)
+
+
+@dataclass
+class Slot:
+    ids: list[int] = field(default_factory=list)
+    cache: object | None = None
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class Decoder:
+    """Owns the model's decoding state; called from the engine's single worker thread."""
+
+    def __init__(self, loaded: LoadedModel, context_tokens: int = 1024) -> None:
+        self.m = loaded
+        self.model = loaded.model
+        self.tok = loaded.tokenizer
+        self.fim = loaded.fim
+        self.context_tokens = context_tokens
+        self.max_positions = getattr(self.model.config, "max_position_embeddings", 2048) or 2048
+        self.slots: OrderedDict[str, Slot] = OrderedDict()
+        self.eos_ids = self._stop_ids()
+        self.fim_ids = self._fim_ids()
+        self._pieces: list[str] | None = None
+        self._heal_masks: dict[str, torch.Tensor] = {}
+
+    # ---- tokenizer helpers -------------------------------------------------------------
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok.encode(text, add_special_tokens=False) if text else []
+
+    def _stop_ids(self) -> set[int]:
+        names = [self.tok.eos_token] + ([self.fim.eos, *self.fim.extra_stops] if self.fim else [])
+        if self.fim and self.fim.file_separator:
+            names.append(self.fim.file_separator)
+        ids = {self.tok.convert_tokens_to_ids(n) for n in names if n}
+        if self.fim:  # a FIM marker in the middle means the model lost the thread
+            ids |= {
+                self.tok.convert_tokens_to_ids(t)
+                for t in (self.fim.prefix, self.fim.suffix, self.fim.middle)
+            }
+        return {i for i in ids if isinstance(i, int) and i >= 0}
+
+    def _fim_ids(self) -> dict[str, int]:
+        if not self.fim:
+            return {}
+        return {
+            "prefix": self.tok.convert_tokens_to_ids(self.fim.prefix),
+            "suffix": self.tok.convert_tokens_to_ids(self.fim.suffix),
+            "middle": self.tok.convert_tokens_to_ids(self.fim.middle),
+        }
+
+    def pieces(self) -> list[str]:
+        """Each token id's text, for token healing (built once, on first use)."""
+        if self._pieces is None:
+            size = len(self.tok)
+            self._pieces = [self.tok.decode([i]) for i in range(size)]
+        return self._pieces
+
+    def heal_mask(self, text: str, vocab_size: int) -> torch.Tensor:
+        """Additive mask allowing the tokens that agree with ``text`` so far.
+
+        A token may extend the text (``text`` is its prefix) or cover only the start
+        of it (then the rest constrains the next step): the natural split of the
+        healed text can be finer than the token that was backed off.
+        """
+        mask = self._heal_masks.get(text)
+        if mask is None:
+            allowed = [
+                i
+                for i, p in enumerate(self.pieces()[:vocab_size])
+                if p and (p.startswith(text) or text.startswith(p))
+            ]
+            mask = torch.full((vocab_size,), -math.inf)
+            mask[allowed] = 0.0
+            if len(self._heal_masks) > 256:
+                self._heal_masks.clear()
+            self._heal_masks[text] = mask
+        return mask
+
+    # ---- prompts -----------------------------------------------------------------------
+
+    def build_prompt(self, req: GenerateRequest, max_new: int) -> Prompt:
+        budget = max(16, min(self.context_tokens, self.max_positions - max_new - 4))
+        before = self.encode(req.header + req.prefix)
+        before, heal = self._back_off(before, req.header + req.prefix)
+        use_fim = bool(self.fim) and req.suffix.strip() != ""
+        after = self.encode(req.suffix) if use_fim else []
+        after_budget = budget // 4 if len(before) + len(after) > budget - 3 else len(after)
+        after = after[: max(0, min(len(after), after_budget))]
+        before = before[-max(1, budget - 3 - len(after)) :]
+        if not use_fim:
+            return Prompt(before, heal)
+        if self.fim.supports_spm:
+            return Prompt(fim.spm_ids(self.fim_ids, after, before), heal)
+        # PSM: the middle starts after <fim_middle>, so healing does not apply.
+        if heal:
+            before = before + self.encode(heal)
+        return Prompt(fim.psm_ids(self.fim_ids, before, after), "")
+
+    def _back_off(self, ids: list[int], text: str) -> tuple[list[int], str]:
+        """Remove the tokens of the prompt's last word; return (ids, removed text).
+
+        Tokens never cross a pre-tokenizer chunk (" word", a run of spaces, ...), so
+        a prompt that ends inside a chunk ends on a token split the model never saw.
+        Removing the whole last chunk and constraining the first generated tokens to
+        spell it out lets the model pick its natural split.
+        """
+        chunks = _CHUNK.findall(text[-64:])
+        want = len(chunks[-1]) if chunks else 0
+        heal = ""
+        while ids and len(heal) < want and len(heal) < 48:
+            piece = self.tok.decode([ids[-1]])
+            if not piece or "\ufffd" in piece:
+                break
+            heal, ids = piece + heal, ids[:-1]
+        return ids, heal
+
+    # ---- the model ---------------------------------------------------------------------
+
+    def _forward(self, ids: list[int], cache):
+        x = torch.tensor([ids], device=self.m.device)
+        if self.m.autocast is not None:
+            with torch.autocast(self.m.device.type, dtype=self.m.autocast):
+                out = self.model(input_ids=x, cache=cache, use_cache=True)
+        else:
+            out = self.model(input_ids=x, cache=cache, use_cache=True)
+        return out.logits[0, -1].float(), out.cache
+
+    def _slot_for(self, key: str, ids: list[int]) -> Slot:
+        slot = self.slots.get(key)
+        if slot is None:
+            best = max(
+                self.slots.items(), key=lambda kv: common_prefix(kv[1].ids, ids), default=None
+            )
+            if best is not None and common_prefix(best[1].ids, ids) > 32:
+                slot = self.slots.pop(best[0])
+            else:
+                slot = Slot()
+                if len(self.slots) >= MAX_SLOTS:
+                    self.slots.popitem(last=False)
+            self.slots[key] = slot
+        self.slots.move_to_end(key)
+        return slot
+
+    def prefill(self, key: str, ids: list[int]) -> tuple[torch.Tensor, Slot, int]:
+        """Logits after ``ids``, reusing the slot's cache; returns (logits, slot, cached count)."""
+        slot = self._slot_for(key, ids)
+        keep = min(common_prefix(slot.ids, ids), len(ids) - 1)
+        if slot.cache is not None and keep > 0:
+            drop = slot.cache.get_seq_length() - keep
+            if drop > 0:
+                slot.cache.crop(-drop)
+        else:
+            keep, slot.cache = 0, None
+        logits, slot.cache = self._forward(ids[keep:], slot.cache)
+        slot.ids = list(ids)
+        return logits, slot, keep
+
+    @torch.inference_mode()
+    def generate(self, req: GenerateRequest) -> Generation:
+        max_new = max(1, req.max_new_tokens)
+        prompt = self.build_prompt(req, max_new)
+        gen = torch.Generator(device="cpu")
+        if req.seed is not None:
+            gen.manual_seed(req.seed)
+        t0 = time.perf_counter()
+        logits0, slot, cached = self.prefill(req.key, prompt.ids)
+        prefill_ms = (time.perf_counter() - t0) * 1000
+        samples: list[Sample] = []
+        decode_ms, decoded = 0.0, 0
+        for n in range(max(1, req.samples)):
+            if n > 0:  # later samples restart from the prompt; the cache makes that cheap
+                logits0, slot, _ = self.prefill(req.key, prompt.ids)
+            t1 = time.perf_counter()
+            sample, steps = self._sample_one(req, prompt, logits0, slot, max_new, gen)
+            decode_ms += (time.perf_counter() - t1) * 1000
+            decoded += steps
+            samples.append(sample)
+        return Generation(samples, len(prompt.ids), cached, prefill_ms, decode_ms, decoded)
+
+    def _sample_one(
+        self, req, prompt: Prompt, logits, slot: Slot, max_new: int, gen
+    ) -> tuple[Sample, int]:
+        generated: list[int] = []
+        logprob, finish, text = 0.0, "length", ""
+        vocab = logits.shape[-1]
+        pending = prompt.heal  # healed text not yet produced
+        for _ in range(max_new + 4):  # healing may spend a few extra steps
+            if req.cancelled:
+                raise Cancelled()
+            if pending:
+                logits = logits + self.heal_mask(pending, vocab).to(logits.device)
+            logp = torch.log_softmax(logits, dim=-1)
+            token = self._pick(logp, req, gen)
+            if token in self.eos_ids and not pending:
+                finish = "eos"
+                break
+            logprob += float(logp[token])
+            generated.append(token)
+            piece = self.pieces()[token]
+            pending = pending[len(piece) :] if pending.startswith(piece) else ""
+            text = self.tok.decode(generated)[len(prompt.heal) :]
+            if req.stop is not None:
+                cut = req.stop(text)
+                if cut is not None:
+                    text, finish = text[:cut], "stop"
+                    break
+            if len(generated) >= max_new and not pending:
+                break
+            logits, slot.cache = self._forward([token], slot.cache)
+            slot.ids.append(token)
+        return Sample(text, logprob, len(generated), finish), len(generated)
+
+    def _pick(self, logp: torch.Tensor, req: GenerateRequest, gen) -> int:
+        if req.temperature <= 0:
+            return int(torch.argmax(logp))
+        probs = torch.softmax(logp / req.temperature, dim=-1)
+        if req.top_p < 1.0:
+            sorted_p, order = torch.sort(probs, descending=True)
+            keep = torch.cumsum(sorted_p, 0) - sorted_p < req.top_p
+            probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
+        return int(torch.multinomial(probs.cpu(), 1, generator=gen))
+
+    @torch.inference_mode()
+    def identifiers(self, req: GenerateRequest, word: str, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` likeliest identifiers at the cursor, each ``word`` + what the model adds.
+
+        The top first tokens that start (or finish) an identifier are each followed
+        greedily for a few tokens until the identifier ends; the cache is cropped
+        back to the prompt after each branch.
+        """
+        prompt = self.build_prompt(req, 8)
+        logits, slot, _ = self.prefill(req.key, prompt.ids)
+        if prompt.heal:
+            logits = logits + self.heal_mask(prompt.heal, logits.shape[-1]).to(logits.device)
+        logp = torch.log_softmax(logits, dim=-1)
+        base = len(slot.ids)
+        found: dict[str, float] = {}
+        for token in torch.topk(logp, min(8 * k, logp.shape[-1])).indices.tolist():
+            if req.cancelled:
+                raise Cancelled()
+            name, score = self._follow_identifier(
+                token, float(logp[token]), slot, base, prompt.heal
+            )
+            name = word + name
+            if name and name.isidentifier() and name != word and name not in found:
+                found[name] = score
+            if len(found) >= k:
+                break
+        if slot.cache is not None and slot.cache.get_seq_length() > base:
+            slot.cache.crop(-(slot.cache.get_seq_length() - base))
+        slot.ids = slot.ids[:base]
+        return sorted(found.items(), key=lambda kv: -kv[1])
+
+    def _follow_identifier(self, token: int, score: float, slot: Slot, base: int, heal: str):
+        """Greedily extend ``token`` until the identifier it starts ends (at most 6 tokens)."""
+        ids = [token]
+        piece = self.pieces()[token]
+        pending = heal[len(piece) :] if heal.startswith(piece) else ""
+        for _ in range(6):
+            text = self.tok.decode(ids)[len(heal) :]
+            match = re.match(r"[A-Za-z0-9_]*", text)
+            if not pending and (match.end() < len(text) or (text and not match.end())):
+                return match.group(0), score
+            length = slot.cache.get_seq_length()
+            if length > base:
+                slot.cache.crop(-(length - base))
+            logits, slot.cache = self._forward(ids, slot.cache)
+            if pending:
+                logits = logits + self.heal_mask(pending, logits.shape[-1]).to(logits.device)
+            logp = torch.log_softmax(logits, dim=-1)
+            nxt = int(torch.argmax(logp))
+            if nxt in self.eos_ids:
+                break
+            piece = self.pieces()[nxt]
+            pending = pending[len(piece) :] if pending.startswith(piece) else ""
+            ids, score = [*ids, nxt], score + float(logp[nxt])
+        return re.match(r"[A-Za-z0-9_]*", self.tok.decode(ids)[len(heal) :]).group(0), score
