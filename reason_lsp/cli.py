@@ -144,7 +144,7 @@ def setup_logging(verbose: int, log_file: str | None) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("reason_lsp").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 

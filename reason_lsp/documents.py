@@ -85,7 +85,9 @@ def _apply_one(
     end = index.offset_at(change.range.end, encoding)
     if end < start:  # a reversed range: treat it as the range it spans
         start, end = end, start
-    start_byte, end_byte = index.byte_at(start), index.byte_at(end)
+    # Prefix encoding is C-speed and avoids building a byte line table per edit.
+    start_byte = len(encode(text[:start]))
+    end_byte = start_byte + len(encode(text[start:end]))
     inserted = encode(change.text)
     if tree is not None:
         start_point = point_at_byte(data, start_byte)
@@ -108,13 +110,15 @@ def apply_changes(
     changes: Sequence[types.TextDocumentContentChangeEvent],
     encoding: str = UTF16,
     tree: tree_sitter.Tree | None = None,
+    data: bytes | None = None,
 ) -> tuple[str, bytes]:
     """Pure core of ``didChange``: the text (and its bytes) after all ``changes``.
 
     Each change's range refers to the text left by the previous change, as LSP
     specifies. ``tree``, if given, receives the matching ``tree.edit`` calls.
     """
-    data = encode(text)
+    if data is None:
+        data = encode(text)
     for change in changes:
         text, data = _apply_one(text, data, change, encoding, tree)
     return text, data
@@ -175,13 +179,14 @@ class DocumentStore:
             text, _ = apply_changes(old_text, changes, encoding)
             state.version = version
             return text
-        if state.source != encode(old_text):
+        old_data = encode(old_text)
+        if state.source != old_data:
             log.error("%s: tree had drifted from the text before an edit; resyncing", uri)
             state.resyncs += 1
             self._parse_fresh(state, old_text)
         # Edit a copy, so snapshots holding the old tree stay valid.
         edited = state.tree.copy()  # type: ignore[union-attr]
-        text, data = apply_changes(old_text, changes, encoding, edited)
+        text, data = apply_changes(old_text, changes, encoding, edited, old_data)
         state.tree = state.parser.parse(data, edited)
         state.source = data
         state.version = version
