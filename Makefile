@@ -57,3 +57,11 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# VS Code extension (vscode-extension/): unit tests, the .vsix, and the end-to-end test
+# in code-server driven by headless chromium. Installs chromium, libkrb5-dev and node 24
+# itself; screenshots go to artifacts/vscode-e2e/.
+.PHONY: test-vscode
+test: test-vscode
+test-vscode: $(STAMP)
+	bash vscode-extension/scripts/test.sh
