@@ -92,6 +92,8 @@ before(async () => {
   ]) {
     assert.ok(existsSync(path), `missing ${what}: ${path}`);
   }
+  rmSync(artifacts, { recursive: true, force: true }); // no stale screenshots from an earlier run
+  mkdirSync(artifacts, { recursive: true });
   root = mkdtempSync(join(tmpdir(), 'reason-vscode-e2e-'));
   workspace = join(root, 'workspace');
   mkdirSync(workspace, { recursive: true });
