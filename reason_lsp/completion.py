@@ -69,7 +69,10 @@ def _in_string_or_comment(tree: tree_sitter.Tree | None, byte: int) -> bool:
 
 
 def _open_quote(text: str, offset: int) -> bool:
-    """An unterminated quote on the cursor's line (the tree may not show a string yet)."""
+    """An unterminated quote before the cursor (the tree may not show a string yet)."""
+    before = text[:offset]
+    if before.count('"""') % 2 or before.count("'''") % 2:
+        return True
     line = text[text.rfind("\n", 0, offset) + 1 : offset]
     line = re.sub(r"\\.", "", line)
     if "#" in line.split('"')[0].split("'")[0]:

@@ -46,6 +46,7 @@ class CompletionStats:
     last_cached_tokens: int = 0
     last_decoded_tokens: int = 0
     last_ms_per_token: float = 0.0
+    engine_cancelled: int = 0  # model jobs stopped by their cancel flag
 
 
 @dataclass
@@ -118,14 +119,21 @@ class CompletionService:
             stop=completion.stop_rule(plan),
             key=uri,
         )
+        stats.model_calls += 1
         try:
             generation = await self._run(self.server.engine.submit(request), request)
-        except (Cancelled, EngineUnavailable) as exc:
+        except asyncio.CancelledError:
+            stats.cancelled += 1
+            raise
+        except Cancelled:  # superseded by a newer request for the same document
+            stats.cancelled += 1
+            return None
+        except EngineUnavailable as exc:
             log.debug("completion not served: %s", exc)
             return None
         if self.server.current_version(uri) != snapshot.version:
+            stats.stale_dropped += 1
             return None  # computed for an old version
-        self.last_generation = generation
         text = completion.clean(
             plan,
             generation.samples[0].text,
@@ -134,8 +142,13 @@ class CompletionService:
             snapshot.tree,
             self._parser(uri),
         )
-        self.last_ms = (time.perf_counter() - started) * 1000
+        stats.last_ms = (time.perf_counter() - started) * 1000
+        stats.last_prompt_tokens = generation.prompt_tokens
+        stats.last_cached_tokens = generation.cached_tokens
+        stats.last_decoded_tokens = generation.decoded_tokens
+        stats.last_ms_per_token = generation.ms_per_token
         if text is None:
+            stats.filtered += 1
             return None
         self.type_ahead[uri] = completion.TypeAhead.remember(snapshot.text, offset, text)
         return Suggestion(text, offset, offset)
@@ -177,6 +190,7 @@ def register(server: ReasonLanguageServer) -> None:
 
     @server.feature(STATS_METHOD)
     def stats(ls: ReasonLanguageServer, params: object) -> CompletionStats:
+        service.stats.engine_cancelled = getattr(ls.engine, "cancelled_jobs", 0)
         return service.stats
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -186,10 +200,7 @@ def register(server: ReasonLanguageServer) -> None:
         if not ls.settings.completion_inline:
             return None
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        try:
-            found = await service.suggest(params.text_document.uri, params.position, explicit)
-        except Cancelled:  # superseded by a newer request for the same document
-            found = None
+        found = await service.suggest(params.text_document.uri, params.position, explicit)
         if found is None:
             return types.InlineCompletionList(items=[])
         return types.InlineCompletionList(
@@ -233,10 +244,7 @@ def register(server: ReasonLanguageServer) -> None:
                     text_edit=types.TextEdit(range=replace, new_text=name),
                 )
             )
-        try:
-            found = await service.suggest(uri, params.position, explicit=True)
-        except Cancelled:
-            found = None
+        found = await service.suggest(uri, params.position, explicit=True)
         if found is not None and ls.current_version(uri) == snapshot.version:
             full = word + found.text
             label = full.split("\n", 1)[0]

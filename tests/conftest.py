@@ -14,6 +14,10 @@ import pytest
 @pytest.fixture(scope="session")
 def memo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model that knows ``tiny_model.MEMO`` by heart (built once per session)."""
+    import os
+
     from tiny_model import build_memorizing_model
 
+    if os.environ.get("REASON_LSP_TEST_MEMO_MODEL"):  # reuse one while iterating locally
+        return Path(os.environ["REASON_LSP_TEST_MEMO_MODEL"])
     return build_memorizing_model(tmp_path_factory.mktemp("memo-model"))

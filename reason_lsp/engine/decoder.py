@@ -68,6 +68,7 @@ class Decoder:
         self.eos_ids = self._stop_ids()
         self.fim_ids = self._fim_ids()
         self._pieces: list[str] | None = None
+        self.n_tokens = len(self.tok)
         self._heal_masks: dict[str, torch.Tensor] = {}
 
     # ---- tokenizer helpers -------------------------------------------------------------
@@ -99,8 +100,7 @@ class Decoder:
     def pieces(self) -> list[str]:
         """Each token id's text, for token healing (built once, on first use)."""
         if self._pieces is None:
-            size = len(self.tok)
-            self._pieces = [self.tok.decode([i]) for i in range(size)]
+            self._pieces = [self.tok.decode([i]) for i in range(self.n_tokens)]
         return self._pieces
 
     def heal_mask(self, text: str, vocab_size: int) -> torch.Tensor:
@@ -171,7 +171,8 @@ class Decoder:
                 out = self.model(input_ids=x, cache=cache, use_cache=True)
         else:
             out = self.model(input_ids=x, cache=cache, use_cache=True)
-        return out.logits[0, -1].float(), out.cache
+        # Models often pad their vocabulary past the tokenizer's; those rows mean nothing.
+        return out.logits[0, -1, : self.n_tokens].float(), out.cache
 
     def _slot_for(self, key: str, ids: list[int]) -> Slot:
         slot = self.slots.get(key)

@@ -90,5 +90,9 @@ class LocalEngine:
             lambda d: d.generate(request), request.cancel_event, request.priority, request.key
         )
 
+    @property
+    def cancelled_jobs(self) -> int:
+        return self._worker.cancelled
+
     def close(self) -> None:
         self._worker.close()

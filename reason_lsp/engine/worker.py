@@ -38,6 +38,8 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._setup: Callable[[], None] | None = None
         self._closed = False
+        #: Jobs that ended cancelled: skipped in the queue or stopped mid-decode.
+        self.cancelled = 0
 
     def start(self, setup: Callable[[], None] | None = None) -> None:
         """Start the thread; ``setup`` (model loading) runs on it before any job."""
@@ -76,10 +78,14 @@ class Worker:
             if not job.future.set_running_or_notify_cancel():
                 continue
             if job.cancel_event.is_set():
+                self.cancelled += 1
                 job.future.set_exception(Cancelled())
                 continue
             try:
                 job.future.set_result(job.fn())
+            except Cancelled as exc:
+                self.cancelled += 1
+                job.future.set_exception(exc)
             except BaseException as exc:  # delivered to the caller
                 job.future.set_exception(exc)
             finally:

@@ -1,0 +1,209 @@
+"""End-to-end completion through the real server process (pytest-lsp), on tiny real models.
+
+The memorizing model knows ``tiny_model.MEMO`` by heart, so what it should complete
+is known; a random model that never stops on its own is used for cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from helpers import SERVER_COMMAND
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from tiny_model import MEMO, make_random_model
+
+pytest.importorskip("torch")
+
+URI = "file:///tmp/reason_lsp_completion/circle.py"
+CURSOR = MEMO.index("return 2 * math.pi") + len("return 2 * ")
+#: MEMO with the rest of the cursor's line not typed yet.
+TYPING = MEMO[:CURSOR] + MEMO[MEMO.index("\n", CURSOR) :]
+
+
+async def start(client: LanguageClient, caps: str, model: Path, **settings: object) -> None:
+    ready: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    @client.feature("reasonLsp/status")
+    def on_status(ls: LanguageClient, params: object) -> None:
+        state = getattr(params, "state", None)
+        if state in ("ready", "error") and not ready.done():
+            ready.set_result(params)
+
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(caps),
+            initialization_options={"reasonLsp": {"model": str(model), **settings}},
+        )
+    )
+    status = await asyncio.wait_for(ready, 120)
+    assert status.state == "ready", status
+
+
+def open_at(client: LanguageClient, text: str, uri: str = URI, version: int = 1) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", version, text))
+    )
+
+
+def position_of(text: str, offset: int) -> types.Position:
+    line = text.count("\n", 0, offset)
+    return types.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
+
+
+def inline_params(text: str, offset: int, uri: str = URI) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri),
+        position=position_of(text, offset),
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Automatic
+        ),
+    )
+
+
+async def stats(client: LanguageClient) -> dict[str, object]:
+    """The server's completion counters (``reasonLsp/stats``); zero counts are not sent."""
+    result = await client.protocol.send_request_async("reasonLsp/stats", None)
+    return collections.defaultdict(int, result._asdict())
+
+
+@pytest_lsp.fixture(
+    params=["visual-studio-code", "neovim"],
+    config=ClientServerConfig(server_command=SERVER_COMMAND),
+)
+async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient, memo_model: Path):  # type: ignore[no-untyped-def]
+    await start(lsp_client, request.param, memo_model)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_inline_completion_finishes_the_line(client: LanguageClient) -> None:
+    open_at(client, TYPING)
+    result = await client.text_document_inline_completion_async(inline_params(TYPING, CURSOR))
+    assert result is not None and len(result.items) == 1
+    item = result.items[0]
+    assert item.insert_text == "math.pi * radius"
+    assert item.range.start == item.range.end == position_of(TYPING, CURSOR)
+
+
+async def test_typing_the_suggestion_is_served_from_the_type_ahead_cache(
+    client: LanguageClient,
+) -> None:
+    offset, text = CURSOR, TYPING
+    open_at(client, text)
+    first = await client.text_document_inline_completion_async(inline_params(text, offset))
+    assert first.items[0].insert_text == "math.pi * radius"
+    before = await stats(client)
+    pos = position_of(text, offset)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(version=2, uri=URI),
+            [types.TextDocumentContentChangePartial(range=types.Range(pos, pos), text="math.")],
+        )
+    )
+    typed = text[:offset] + "math." + text[offset:]
+    second = await client.text_document_inline_completion_async(inline_params(typed, offset + 5))
+    assert second.items[0].insert_text == "pi * radius"
+    after = await stats(client)
+    assert after["typeAheadHits"] == before["typeAheadHits"] + 1
+    assert after["modelCalls"] == before["modelCalls"]
+
+
+async def test_classic_completion_offers_members_and_the_line(client: LanguageClient) -> None:
+    offset = MEMO.index("self.radius = radius") + len("self.ra")
+    open_at(client, MEMO)
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(URI), position=position_of(MEMO, offset)
+        )
+    )
+    assert result is not None and result.items
+    labels = [item.label for item in result.items]
+    assert "radius" in labels
+    member = result.items[labels.index("radius")]
+    word_start = position_of(MEMO, offset - 2)
+    assert member.text_edit.range == types.Range(word_start, position_of(MEMO, offset))
+    assert member.text_edit.new_text == "radius"
+
+
+async def test_no_completion_inside_a_string(client: LanguageClient) -> None:
+    text = MEMO + '\nNAME = "circ'
+    open_at(client, text)
+    result = await client.text_document_inline_completion_async(inline_params(text, len(text)))
+    assert result is None or not result.items
+
+
+async def test_a_stale_result_is_never_returned(client: LanguageClient) -> None:
+    open_at(client, TYPING)
+    pending = client.text_document_inline_completion_async(inline_params(TYPING, CURSOR))
+    end = position_of(TYPING, len(TYPING))  # an edit that lands before the result is sent
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(version=2, uri=URI),
+            [
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(end, end), text="# edited\n"
+                )
+            ],
+        )
+    )
+    result = await pending
+    counts = await stats(client)
+    # Either the answer came before the edit was applied, or it was dropped as stale.
+    if counts["staleDropped"]:
+        assert not result.items
+    else:
+        assert result.items[0].insert_text == "math.pi * radius"
+
+
+async def until(client: LanguageClient, condition, tries: int = 500) -> bool:
+    """Ask for the stats until ``condition`` holds (each ask is a round trip, no sleeping)."""
+    for _ in range(tries):
+        if condition(await stats(client)):
+            return True
+    return False
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def random_client(lsp_client: LanguageClient, tmp_path: Path):  # type: ignore[no-untyped-def]
+    folder = make_random_model(
+        tmp_path / "random", ["<|endoftext|>", "<fim_prefix>", "<fim_middle>", "<fim_suffix>"]
+    )
+    await start(lsp_client, "visual-studio-code", folder, maxNewTokens=8192, contextTokens=64)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_cancel_request_stops_the_generation(random_client: LanguageClient) -> None:
+    """A block completion on a random model runs for thousands of tokens unless cancelled."""
+    client = random_client
+    text = "def f(x):\n    "
+    open_at(client, text)
+    pending = asyncio.ensure_future(
+        client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(text, len(text)), msg_id="long-one"
+        )
+    )
+    assert await until(client, lambda c: c["modelCalls"] == 1), (
+        "the request never reached the model"
+    )
+    client.protocol.notify("$/cancelRequest", types.CancelParams(id="long-one"))
+    with pytest.raises(Exception, match="cancel"):
+        await asyncio.wait_for(pending, 30)
+    # The decode loop saw its flag and stopped: the job ended cancelled, not finished.
+    assert await until(client, lambda c: c["engineCancelled"] == 1)
+    assert (await stats(client))["cancelled"] == 1
+    # The worker is free again: a short request is answered.
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(version=2, uri=URI),
+            [types.TextDocumentContentChangeWholeDocument(text="x = ")],
+        )
+    )
+    await asyncio.wait_for(
+        client.text_document_inline_completion_async(inline_params("x = ", 4)), 30
+    )
