@@ -436,8 +436,8 @@ def eval_ident(lm: LM, sample: Sample, n: int, context: int, beam: int, jedi: bo
     return result
 
 
-def eval_fim(lm: LM, sample: Sample, n: int, context: int) -> dict:
-    """Exact match of masked single-line spans in PSM and SPM order."""
+def eval_fim(lm: LM, sample: Sample, n: int, context: int, heal: bool = True) -> dict:
+    """Exact match of masked single-line spans in PSM and SPM order (SPM healed)."""
     cases = fim_cases(sample.records, sample.rng("fim"), n)
     left, right = context * 3 // 4, context // 4
     exact = {"psm": 0, "spm": 0}
@@ -447,7 +447,8 @@ def eval_fim(lm: LM, sample: Sample, n: int, context: int) -> dict:
         p_ids = lm.encode(prefix[-left * 8 :])[-left:]
         s_ids = lm.encode(suffix[: right * 8])[:right]
         psm = lm.complete(fim.psm_ids(ids, p_ids, s_ids))
-        spm_prompt, healed = lm.heal(fim.spm_ids(ids, s_ids, p_ids))
+        spm_prompt = fim.spm_ids(ids, s_ids, p_ids)
+        spm_prompt, healed = lm.heal(spm_prompt) if heal else (spm_prompt, "")
         spm = lm.complete(spm_prompt, healed)
         exact["psm"] += psm.rstrip() == middle.rstrip()
         exact["spm"] += spm.rstrip() == middle.rstrip()
@@ -560,7 +561,7 @@ def run(
                     f"{r['model_top5']:6.1%} {jedi_part}"
                 )
             elif task == "fim":
-                result["fim"] = r = eval_fim(lm, sample, n, context)
+                result["fim"] = r = eval_fim(lm, sample, n, context, heal)
                 log(
                     f"  FIM one-line span    PSM exact {r['psm_exact']:6.1%}  SPM exact "
                     f"{r['spm_exact']:6.1%}  ({r['n']} spans)"
