@@ -54,6 +54,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/parse.py
+	$(PY) bench/completion.py
 
 clean-venv:
 	rm -rf $(VENV)
