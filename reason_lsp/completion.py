@@ -256,13 +256,14 @@ def _drop_extra_closers(completion: str, line_prefix: str, line_suffix: str) -> 
     return completion
 
 
-_LOOP = re.compile(r"(.{1,12}?)\1{4,}", re.S)
+#: A short piece looping: 1-3 characters six times, or a longer piece three times.
+_LOOP = re.compile(r"(.{1,3}?)\1{5,}|(.{4,40}?)\2{2,}", re.S)
 
 
 def repetitive(text: str) -> bool:
     """Degenerate output: a short piece looping, a few words or lines over and over."""
     loop = _LOOP.search(text)
-    if loop is not None and loop.group(1).strip() and len(loop.group(0)) >= 12:
+    if loop is not None and (loop.group(1) or loop.group(2)).strip() and len(loop.group(0)) >= 12:
         return True
     words = re.findall(r"\S+", text)
     if len(words) >= 6 and len(set(words)) / len(words) < 0.35:

@@ -22,6 +22,9 @@ from pygls.lsp.client import LanguageClient
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "broken.py"
+COMPLETE = ROOT / "examples" / "complete.py"
+#: Where the completion demo puts the cursor: it erases the rest of each line after these.
+CURSORS = ("return sorted(", "with open(path, ", "os.path.")
 
 
 class DemoSession:
@@ -31,10 +34,15 @@ class DemoSession:
         self.client = client
         self.diagnostics: dict[str, asyncio.Queue[types.PublishDiagnosticsParams]] = {}
         self.versions: dict[str, int] = {}
+        self.model_status: asyncio.Queue[object] = asyncio.Queue()
 
         @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
             self.diagnostics.setdefault(params.uri, asyncio.Queue()).put_nowait(params)
+
+        @client.feature("reasonLsp/status")
+        def on_status(ls: LanguageClient, params: object) -> None:
+            self.model_status.put_nowait(params)
 
         @client.feature(types.WINDOW_SHOW_MESSAGE)
         def on_message(params: types.ShowMessageParams) -> None:
@@ -105,8 +113,70 @@ async def step_diagnostics(session: DemoSession) -> None:
     print_diagnostics(EXAMPLE, await session.next_diagnostics(uri))
 
 
+async def wait_for_model(session: DemoSession, timeout: float = 120) -> object | None:
+    """The model's final status (ready or error), as the server reports it."""
+    t0 = time.perf_counter()
+    while True:
+        status = await asyncio.wait_for(session.model_status.get(), timeout)
+        state = getattr(status, "state", "")
+        if state != "loading":
+            took = time.perf_counter() - t0
+            detail = getattr(status, "message", "")
+            print(f"  model {state}: {getattr(status, 'model', '')} {detail} (waited {took:.1f} s)")
+            return status if state == "ready" else None
+
+
+async def step_completion(session: DemoSession) -> None:
+    print(f"\n== completions: {COMPLETE.relative_to(ROOT)} with parts of lines erased")
+    if await wait_for_model(session) is None:
+        print("  no model: completion skipped (syntax features keep working)")
+        return
+    original = COMPLETE.read_text(encoding="utf-8")
+    for n, marker in enumerate(CURSORS):
+        cursor = original.index(marker) + len(marker)
+        end = original.index("\n", cursor)
+        text = original[:cursor] + original[end:]
+        uri = COMPLETE.resolve().as_uri() + f"#{n}"
+        session.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, text))
+        )
+        line = text.count("\n", 0, cursor)
+        position = types.Position(line, cursor - (text.rfind("\n", 0, cursor) + 1))
+        shown = text[text.rfind("\n", 0, cursor) + 1 : cursor].strip()
+        t0 = time.perf_counter()
+        if marker.endswith("."):
+            result = await session.client.text_document_completion_async(
+                types.CompletionParams(
+                    text_document=types.TextDocumentIdentifier(uri), position=position
+                )
+            )
+            ms = (time.perf_counter() - t0) * 1000
+            labels = [item.label for item in (result.items if result else [])]
+            print(f"  {COMPLETE.name}:{line + 1}:{position.character + 1} after {shown!r}: "
+                  f"completion items {labels} ({ms:.0f} ms)")  # fmt: skip
+        else:
+            result = await session.client.text_document_inline_completion_async(
+                types.InlineCompletionParams(
+                    text_document=types.TextDocumentIdentifier(uri),
+                    position=position,
+                    context=types.InlineCompletionContext(
+                        trigger_kind=types.InlineCompletionTriggerKind.Invoked
+                    ),
+                )
+            )
+            ms = (time.perf_counter() - t0) * 1000
+            items = result.items if result else []
+            suggestion = items[0].insert_text if items else None
+            print(f"  {COMPLETE.name}:{line + 1}:{position.character + 1} after {shown!r}: "
+                  f"inline completion {suggestion!r} ({ms:.0f} ms); "
+                  f"the file had {original[cursor:end]!r}")  # fmt: skip
+        session.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri))
+        )
+
+
 Step = Callable[[DemoSession], Awaitable[None]]
-STEPS: list[Step] = [step_diagnostics]
+STEPS: list[Step] = [step_diagnostics, step_completion]
 
 
 async def run() -> int:

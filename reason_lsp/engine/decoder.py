@@ -70,6 +70,7 @@ class Decoder:
         self._pieces: list[str] | None = None
         self.n_tokens = len(self.tok)
         self._heal_masks: dict[str, torch.Tensor] = {}
+        self._index: tuple[dict, dict] | None = None
 
     # ---- tokenizer helpers -------------------------------------------------------------
 
@@ -112,17 +113,28 @@ class Decoder:
         """
         mask = self._heal_masks.get(text)
         if mask is None:
-            allowed = [
-                i
-                for i, p in enumerate(self.pieces()[:vocab_size])
-                if p and (p.startswith(text) or text.startswith(p))
-            ]
+            by_first, by_text = self._piece_index()
+            allowed = [i for i, p in by_first.get(text[0], ()) if p.startswith(text)]
+            for end in range(1, len(text)):
+                allowed.extend(by_text.get(text[:end], ()))
             mask = torch.full((vocab_size,), -math.inf)
-            mask[allowed] = 0.0
+            mask[[i for i in allowed if i < vocab_size]] = 0.0
             if len(self._heal_masks) > 256:
                 self._heal_masks.clear()
             self._heal_masks[text] = mask
         return mask
+
+    def _piece_index(self) -> tuple[dict[str, list[tuple[int, str]]], dict[str, list[int]]]:
+        """Token texts bucketed by first character, and ids by text (built once)."""
+        if self._index is None:
+            by_first: dict[str, list[tuple[int, str]]] = {}
+            by_text: dict[str, list[int]] = {}
+            for i, piece in enumerate(self.pieces()):
+                if piece:
+                    by_first.setdefault(piece[0], []).append((i, piece))
+                    by_text.setdefault(piece, []).append(i)
+            self._index = (by_first, by_text)
+        return self._index
 
     # ---- prompts -----------------------------------------------------------------------
 

@@ -76,6 +76,10 @@ def choose_dtype(setting: str, device: torch.device) -> tuple[torch.dtype, torch
 
 def load(config: EngineConfig, log=None) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    # Editors log the server's stderr as errors: no progress bars there.
+    hf_logging.disable_progress_bar()
 
     source = resolve_model(config.model)
     device = choose_device(config.device)

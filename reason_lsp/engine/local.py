@@ -53,7 +53,12 @@ class LocalEngine:
             torch.set_grad_enabled(False)
             loaded = loader.load(self.config, log=self._log)
             self.decoder = Decoder(loaded, self.config.context_tokens)
-            self.decoder.pieces()  # token texts for healing, built now rather than on a keystroke
+            # Build the healing index and run the kernels once now, not on the first keystroke.
+            self.decoder._piece_index()
+            self.decoder.generate(
+                GenerateRequest(prefix="def main():\n", max_new_tokens=2, key="warm-up")
+            )
+            self.decoder.slots.pop("warm-up", None)
             self._info = EngineInfo(
                 model=self.config.model,
                 device=loaded.device.type,

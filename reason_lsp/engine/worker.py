@@ -75,13 +75,13 @@ class Worker:
             job = self._queue.get()
             if self._closed:
                 return
-            if not job.future.set_running_or_notify_cancel():
-                continue
-            if job.cancel_event.is_set():
-                self.cancelled += 1
-                job.future.set_exception(Cancelled())
-                continue
             try:
+                if not job.future.set_running_or_notify_cancel():
+                    continue
+                if job.cancel_event.is_set():
+                    self.cancelled += 1
+                    job.future.set_exception(Cancelled())
+                    continue
                 job.future.set_result(job.fn())
             except Cancelled as exc:
                 self.cancelled += 1
