@@ -4,6 +4,7 @@ With no subcommand the language server runs (stdio by default). Subcommands
 live in :data:`SUBCOMMANDS`; adding one means adding an entry there:
 
 * ``check PATH... [--format text|json]``: the server's diagnostics pipeline on files;
+* ``complete FILE --line L --col C``: one completion (``reason_lsp.complete_cli``);
 * ``train``, ``eval``, ``build-corpus``: delegated to ``reason_lsp.training.cli:main``,
   which receives ``[subcommand, *rest]``.
 
@@ -105,6 +106,11 @@ def _check(args: argparse.Namespace) -> int:
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "check": Subcommand("report diagnostics for files", _check_arguments, _check),
+    "complete": Subcommand(
+        "complete the code at FILE:LINE:COL with the model",
+        lambda p: importlib.import_module("reason_lsp.complete_cli").add_arguments(p),
+        lambda a: importlib.import_module("reason_lsp.complete_cli").run(a),
+    ),
     "train": Subcommand("train the code model", delegate="reason_lsp.training.cli:main"),
     "eval": Subcommand("evaluate the code model", delegate="reason_lsp.training.cli:main"),
     "build-corpus": Subcommand(
