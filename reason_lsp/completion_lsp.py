@@ -131,6 +131,9 @@ class CompletionService:
         except EngineUnavailable as exc:
             log.debug("completion not served: %s", exc)
             return None
+        except Exception:  # a model bug must cost one completion, not the editor's request
+            log.exception("completion failed at %s:%s", uri, position)
+            return None
         if self.server.current_version(uri) != snapshot.version:
             stats.stale_dropped += 1
             return None  # computed for an old version
@@ -179,6 +182,9 @@ class CompletionService:
         try:
             names = await self._run(future, request)
         except (Cancelled, EngineUnavailable):
+            return []
+        except Exception:
+            log.exception("member completion failed in %s", snapshot.uri)
             return []
         return [(n, s) for n, s in names if n.startswith(plan.word)]
 

@@ -207,3 +207,38 @@ async def test_cancel_request_stops_the_generation(random_client: LanguageClient
     await asyncio.wait_for(
         client.text_document_inline_completion_async(inline_params("x = ", 4)), 30
     )
+
+
+async def test_hostile_positions_and_text_get_an_answer_not_a_crash(client: LanguageClient) -> None:
+    text = "x = 1\x00\ny = '\ud800'\nz = "
+    open_at(client, text)
+    for position in (types.Position(99, 0), types.Position(2, 999), types.Position(1, 3)):
+        params = types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(URI),
+            position=position,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Invoked
+            ),
+        )
+        await client.text_document_inline_completion_async(params)  # no error response
+        await client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(URI), position=position
+            )
+        )
+    unknown = types.TextDocumentIdentifier("file:///never/opened.py")
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=unknown,
+            position=types.Position(0, 0),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Invoked
+            ),
+        )
+    )
+    assert result is None or not result.items
+    open_at(client, TYPING, uri=URI + "2")
+    still = await client.text_document_inline_completion_async(
+        inline_params(TYPING, CURSOR, uri=URI + "2")
+    )
+    assert still.items[0].insert_text == "math.pi * radius"

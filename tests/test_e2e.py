@@ -26,7 +26,11 @@ FIXED = "def average(values):\n    total = sum(values)\n    return total\n"
 )
 async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     result = await lsp_client.initialize_session(
-        types.InitializeParams(capabilities=client_capabilities(request.param))
+        types.InitializeParams(
+            capabilities=client_capabilities(request.param),
+            # Syntax features only: the model's own tests live in test_completion_e2e.py.
+            initialization_options={"reasonLsp": {"model": "none"}},
+        )
     )
     lsp_client.initialize_result = result  # type: ignore[attr-defined]
     yield

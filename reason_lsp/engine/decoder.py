@@ -25,6 +25,7 @@ import torch
 
 from reason_lsp import fim
 from reason_lsp.engine import Cancelled, GenerateRequest, Generation, Sample
+from reason_lsp.engine.lean_llama import lean_for
 from reason_lsp.engine.loader import LoadedModel
 
 MAX_SLOTS = 4
@@ -69,13 +70,20 @@ class Decoder:
         self.fim_ids = self._fim_ids()
         self._pieces: list[str] | None = None
         self.n_tokens = len(self.tok)
+        # Llama/Qwen2 layouts on the CPU decode through the lean path (about 2x faster
+        # than eager); anything else keeps the transformers forward.
+        self.lean = lean_for(loaded, self.n_tokens)
         self._heal_masks: dict[str, torch.Tensor] = {}
         self._index: tuple[dict, dict] | None = None
 
     # ---- tokenizer helpers -------------------------------------------------------------
 
     def encode(self, text: str) -> list[int]:
-        return self.tok.encode(text, add_special_tokens=False) if text else []
+        if not text:
+            return []
+        # Lone surrogates (from a client's broken UTF-16) cannot be tokenized: one "?" each.
+        clean = text.encode("utf-8", "replace").decode("utf-8")
+        return self.tok.encode(clean, add_special_tokens=False)
 
     def _stop_ids(self) -> set[int]:
         names = [self.tok.eos_token] + ([self.fim.eos, *self.fim.extra_stops] if self.fim else [])
@@ -177,6 +185,8 @@ class Decoder:
     # ---- the model ---------------------------------------------------------------------
 
     def _forward(self, ids: list[int], cache):
+        if self.lean is not None:
+            return self.lean.forward(ids, cache)
         x = torch.tensor([ids], device=self.m.device)
         if self.m.autocast is not None:
             with torch.autocast(self.m.device.type, dtype=self.m.autocast):
