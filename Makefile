@@ -41,8 +41,10 @@ demo: $(STAMP)
 
 test: test-python $(TEST_EXTRA)
 
+# Offline like CI; one OpenMP thread per process, because the tests run a client, a
+# server and a model side by side on 2 cores, where spinning OpenMP threads starve.
 test-python: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
