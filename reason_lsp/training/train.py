@@ -207,12 +207,8 @@ def train(opts: TrainOptions, log=print) -> Path:
             last_eval = time.monotonic()
     save_checkpoint()
     scores = evaluate() if valid else {}
-    export(
-        model,
-        tok_dir,
-        opts.out,
-        {"steps": step, "tokens": seen_tokens, "minutes": elapsed / 60, **scores},
-    )
+    stats = {"steps": step, "tokens": seen_tokens, "minutes": elapsed / 60, **scores}
+    export(model, tok_dir, opts.out, stats, seq_len=opts.seq_len)
     log(f"saved {opts.out}")
     return opts.out
 
@@ -224,19 +220,31 @@ def _eta(progress: float, elapsed: float) -> str:
     return f"{int(remaining // 60)}m{int(remaining % 60):02d}s"
 
 
-def export(model, tok_dir: Path, out: Path, stats: dict | None = None) -> None:
-    """Write a Hugging Face folder: bf16 safetensors, tokenizer, FIM record, training stats."""
+def export(
+    model, tok_dir: Path, out: Path, stats: dict | None = None, seq_len: int | None = None
+) -> None:
+    """Write a Hugging Face folder: bf16 safetensors, tokenizer, FIM record, training stats.
+
+    With ``seq_len``, ``max_position_embeddings`` becomes the trained window: positions
+    past it were never trained, so the engine must not build longer prompts.
+    """
     import json
 
     out.mkdir(parents=True, exist_ok=True)
+    if seq_len is not None:
+        model.config.max_position_embeddings = seq_len
+    stats = {
+        **(stats or {}),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seq_len": seq_len,
+    }
     model_bf16 = model.to(torch.bfloat16)
     model_bf16.save_pretrained(out, safe_serialization=True)
     model.to(torch.float32)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(tok_dir / name, out / name)
     fim.write_record(out, fim.REASON)
-    if stats is not None:
-        (out / "training_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    (out / "training_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
 
 
 def main_log(msg: str) -> None:
