@@ -11,7 +11,7 @@ issue) plug in beside them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import tree_sitter
@@ -48,10 +48,16 @@ def syntax_diagnostics(snapshot: Snapshot, settings: Settings) -> list[types.Dia
 PROVIDERS: list[Provider] = [syntax_diagnostics]
 
 
-def collect(snapshot: Snapshot, settings: Settings) -> list[types.Diagnostic]:
-    """Every provider's diagnostics for one document version, sorted by position."""
+def collect(
+    snapshot: Snapshot, settings: Settings, extra: Sequence[Provider] = ()
+) -> list[types.Diagnostic]:
+    """Every provider's diagnostics for one document version, sorted by position.
+
+    ``extra`` are the server's stateful providers (model warnings, failed examples),
+    which read results computed in the background for exactly this snapshot.
+    """
     found: list[types.Diagnostic] = []
-    for provider in PROVIDERS:
+    for provider in (*PROVIDERS, *extra):
         found.extend(provider(snapshot, settings))
     found.sort(key=lambda d: (d.range.start.line, d.range.start.character))
     return found

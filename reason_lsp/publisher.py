@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from reason_lsp.diagnostics import collect
-
 if TYPE_CHECKING:
     from reason_lsp.server import ReasonLanguageServer
 
@@ -49,7 +47,7 @@ class DiagnosticsPublisher:
         snapshot = self.server.snapshot(uri)
         if snapshot is None:
             return
-        diagnostics = collect(snapshot, self.server.settings)
+        diagnostics = self.server.collect_diagnostics(snapshot)
         if self.server.current_version(uri) != snapshot.version:
             self.dropped += 1  # a newer change arrived meanwhile; it has its own run
             return

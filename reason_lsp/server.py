@@ -91,6 +91,9 @@ class ReasonLanguageServer(LanguageServer):
         # The model engine (reason_lsp.engine) plugs in here; None means "no model yet".
         self.engine: Any = None
         self.models = ModelHost(self)
+        # Stateful diagnostic providers (snapshot, settings) -> diagnostics, added by features.
+        self.diagnostic_sources: list[Any] = []
+        self.results_epoch = 0
         self._pending_messages: list[str] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._initialized = False
@@ -123,6 +126,20 @@ class ReasonLanguageServer(LanguageServer):
     def current_version(self, uri: str) -> int | None:
         state = self.documents.get(uri)
         return None if state is None else state.version
+
+    def collect_diagnostics(self, snapshot: Snapshot) -> list[types.Diagnostic]:
+        """The diagnostics pipeline plus the providers features registered on this server."""
+        return collect(snapshot, self.settings, self.diagnostic_sources)
+
+    def background_results_changed(self, uri: str) -> None:
+        """A stateful provider has new results for ``uri``: get them to the client."""
+        self.results_epoch += 1
+        if not self.pull_diagnostics:
+            self.publisher.schedule(uri)
+            return
+        ws = self.client_capabilities.workspace
+        if ws is not None and ws.diagnostics is not None and ws.diagnostics.refresh_support:
+            self.workspace_diagnostic_refresh(None)
 
     def run_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Start a background task that is kept, and whose failure is logged."""
@@ -281,11 +298,12 @@ def create_server() -> ReasonLanguageServer:
         snapshot = ls.snapshot(params.text_document.uri)
         if snapshot is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
-        result_id = f"{snapshot.version}.{ls.settings_epoch}"
+        # Background results (model warnings) for the same version change the id too.
+        result_id = f"{snapshot.version}.{ls.settings_epoch}.{ls.results_epoch}"
         if params.previous_result_id == result_id:
             return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
         return types.RelatedFullDocumentDiagnosticReport(
-            items=collect(snapshot, ls.settings), result_id=result_id
+            items=ls.collect_diagnostics(snapshot), result_id=result_id
         )
 
     @server.feature(types.SHUTDOWN)
