@@ -5,6 +5,7 @@ live in :data:`SUBCOMMANDS`; adding one means adding an entry there:
 
 * ``check PATH... [--format text|json]``: the server's diagnostics pipeline on files;
 * ``complete FILE --line L --col C``: one completion (``reason_lsp.complete_cli``);
+* ``sandbox FILE [--timeout S] [--format json]``: run a file sandboxed (``reason_lsp.sandbox``);
 * ``train``, ``eval``, ``build-corpus``: delegated to ``reason_lsp.training.cli:main``,
   which receives ``[subcommand, *rest]``.
 
@@ -110,6 +111,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "complete the code at FILE:LINE:COL with the model",
         lambda p: importlib.import_module("reason_lsp.complete_cli").add_arguments(p),
         lambda a: importlib.import_module("reason_lsp.complete_cli").run(a),
+    ),
+    "sandbox": Subcommand(
+        "run a Python file in the sandbox and show what it was allowed to do",
+        lambda p: importlib.import_module("reason_lsp.sandbox").add_arguments(p),
+        lambda a: importlib.import_module("reason_lsp.sandbox").run(a),
     ),
     "train": Subcommand("train the code model", delegate="reason_lsp.training.cli:main"),
     "eval": Subcommand("evaluate the code model", delegate="reason_lsp.training.cli:main"),

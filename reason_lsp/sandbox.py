@@ -62,6 +62,8 @@ SCRIPT = "_sandbox_main.py"
 REQUIRED = ["landlock", "netns|landlock-net", "nproc"]
 SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"]
 UID_BASE, UID_SPAN = 1_000_000, 1_000_000
+# Layers to leave out ("namespaces", "uid", "landlock"): for tests of require=True.
+DISABLED: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ def _reachable_by_others(path: str) -> bool:
         return False
 
 
+@cache
 def _interpreter_for_uid(python: str) -> str:
     """``python``, or a system interpreter if the sandbox uid cannot reach it (e.g. in /root)."""
     if _reachable_by_others(python):
@@ -200,6 +203,7 @@ def run_python(
             "gid": uid,
             "limits": asdict(limits),
             "require": REQUIRED if require else [],
+            "disable": sorted(DISABLED),
             "env": {
                 "PATH": "/usr/local/bin:/usr/bin:/bin",
                 "HOME": workdir,
@@ -306,7 +310,7 @@ def _result(
         refused = record.get("refused", refused)
         wait = record.get("wait", wait)
     exit_code = sig = None
-    if wait is not None and not timed_out:
+    if wait is not None and not timed_out and not refused:
         if os.WIFSIGNALED(wait):
             sig = os.WTERMSIG(wait)
         else:

@@ -44,7 +44,9 @@ def _emit(fd: int, record: dict[str, object]) -> None:
     os.write(fd, (json.dumps(record) + "\n").encode())
 
 
-def _unshare(libc: ctypes.CDLL, root: bool) -> list[str]:
+def _unshare(libc: ctypes.CDLL, root: bool, disable: list[str]) -> list[str]:
+    if "namespaces" in disable:
+        return []
     base = 0 if root else CLONE_NEWUSER
     for flags, names in (
         (CLONE_NEWNET | CLONE_NEWPID, ["netns", "pidns"]),
@@ -68,6 +70,8 @@ def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu_s"], lim["cpu_s"] + 1))
     applied.append("rlimits")
     uid = cfg.get("uid")
+    if "uid" in cfg["disable"]:
+        uid = None
     if uid is not None and os.getuid() == 0:
         os.setgroups([])
         os.setresgid(cfg["gid"], cfg["gid"], cfg["gid"])
@@ -80,7 +84,8 @@ def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
     landlock = _load_landlock()
     if landlock.set_no_new_privs():
         applied.append("no_new_privs")
-        applied += landlock.restrict(**cfg["landlock"])
+        if "landlock" not in cfg["disable"]:
+            applied += landlock.restrict(**cfg["landlock"])
     missing = [
         need
         for need in cfg.get("require", [])
@@ -158,7 +163,7 @@ def main() -> None:
     cfg = json.loads(sys.argv[1])
     fd = cfg["status_fd"]
     libc = ctypes.CDLL(None, use_errno=True)
-    applied = ["pgroup", "tmpdir", *_unshare(libc, os.geteuid() == 0)]
+    applied = ["pgroup", "tmpdir", *_unshare(libc, os.geteuid() == 0, cfg["disable"])]
     init = os.fork()
     if init == 0:
         _init(cfg, applied, fd, libc)
