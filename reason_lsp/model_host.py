@@ -106,6 +106,9 @@ class ModelHost:
             device = info.device if info else ""
             self._end_progress(f"Model ready on {device}")
             self._publish(StatusParams("ready", model=model, device=device, message=detail))
+            unlikely = getattr(self.server, "unlikely", None)
+            for uri in self.server.documents.uris() if unlikely is not None else ():
+                unlikely.schedule(uri)  # documents opened while the model loaded
         else:
             self._end_progress("Model failed to load; syntax features stay on")
             self._publish(StatusParams("error", model=model, message=detail))

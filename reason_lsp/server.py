@@ -27,7 +27,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument
 
-from reason_lsp import __version__, completion_lsp
+from reason_lsp import __version__, completion_lsp, unlikely_lsp
 from reason_lsp.diagnostics import collect
 from reason_lsp.documents import DocumentStore, Snapshot
 from reason_lsp.model_host import ModelHost
@@ -272,17 +272,20 @@ def create_server() -> ReasonLanguageServer:
         ls.documents.open(item.uri, text, item.version, item.language_id)
         if not ls.pull_diagnostics:
             ls.publisher.schedule(item.uri)
+        ls.unlikely.schedule(item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: ReasonLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         # The text and tree were already updated by ReasonProtocol.
         if not ls.pull_diagnostics:
             ls.publisher.schedule(params.text_document.uri)
+        ls.unlikely.schedule(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: ReasonLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.documents.close(uri)
+        ls.unlikely.forget(uri)
         if not ls.pull_diagnostics:
             ls.publisher.clear(uri)
 
@@ -312,4 +315,5 @@ def create_server() -> ReasonLanguageServer:
         ls.models.stop()
 
     completion_lsp.register(server)
+    unlikely_lsp.register(server)
     return server

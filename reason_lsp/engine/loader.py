@@ -54,6 +54,7 @@ class LoadedModel:
     dtype: torch.dtype
     autocast: torch.dtype | None
     name: str
+    folder: str | None = None  # the model's local folder (calibration, FIM record)
 
 
 def choose_device(setting: str) -> torch.device:
@@ -103,4 +104,6 @@ def load(config: EngineConfig, log=None) -> LoadedModel:
             f"{str(dtype).removeprefix('torch.')}{', int8 dynamic' if config.quantize else ''}, "
             f"FIM: {fmt.name if fmt else 'none (prefix-only prompts)'}"
         )
-    return LoadedModel(model, tokenizer, fmt, device, dtype, autocast, config.model)
+    tokenizer.model_max_length = 1 << 30  # the engine windows its own prompts
+    folder = source if Path(source).exists() else None
+    return LoadedModel(model, tokenizer, fmt, device, dtype, autocast, config.model, folder)

@@ -1,0 +1,149 @@
+"""Unlikely-code diagnostics: regions, flag aggregation, and the feature end to end."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+import tree_sitter
+from helpers import SERVER_COMMAND, expect_notification
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from tiny_model import MEMO
+
+from reason_lsp import languages, unlikely
+from reason_lsp.engine import TokenScore
+
+PARSER = tree_sitter.Parser(languages.load("python"))
+
+
+def parse(text: str) -> tree_sitter.Tree:
+    return PARSER.parse(text.encode())
+
+
+def test_regions_are_top_level_statements_and_methods_keyed_by_text() -> None:
+    tree = parse(MEMO)
+    header = unlikely.header_of(MEMO, tree)
+    assert header == "import math\n\n"
+    found = unlikely.regions(MEMO, tree, header)
+    texts = [MEMO[r.start : r.end] for r in found]
+    assert texts[0].startswith("def area(radius):")
+    assert any(t.startswith("    def scaled(self, factor):") for t in texts)  # a method alone
+    edited = MEMO.replace("return 2 * math.pi * radius", "return 3 * math.pi * radius")
+    again = unlikely.regions(edited, parse(edited), header)
+    changed = [a for a, b in zip(found, again, strict=True) if a.key != b.key]
+    assert len(changed) == 1 and "circumference" in MEMO[changed[0].start : changed[0].end]
+
+
+def score(text: str, at: str, surprisal: float, top: str, top_lp: float = -0.1) -> TokenScore:
+    start = text.index(at)
+    return TokenScore(start, start + len(at), surprisal, top, top_lp)
+
+
+def test_a_flag_needs_high_surprisal_and_a_much_likelier_alternative() -> None:
+    text = "if n <= limit:\n    total = total + 1\n"
+    t = unlikely.Thresholds(warning=8.0, information=6.0, margin=2.5)
+    flagged = unlikely.flags(text, [score(text, " <=", 9.0, " <")], t, PARSER)
+    assert [(f.found, f.expected, f.severity) for f in flagged] == [("<=", "<", "warning")]
+    assert flagged[0].message == 'unusual code: "<=" here; the model expects "<"'
+    assert unlikely.flags(text, [score(text, " <=", 5.0, " <")], t, PARSER) == []  # not surprising
+    assert unlikely.flags(text, [score(text, " <=", 9.0, " <", -8.0)], t, PARSER) == []  # no margin
+    info = unlikely.flags(text, [score(text, " <=", 7.0, " <")], t, PARSER)
+    assert info[0].severity == "information"
+
+
+def test_a_partial_identifier_grows_to_the_whole_name() -> None:
+    text = "total = totel + 1\n"
+    flagged = unlikely.flags(text, [score(text, "el", 9.0, "al")], unlikely.Thresholds(), PARSER)
+    assert [(f.found, f.expected) for f in flagged] == [("totel", "total")]
+
+
+def test_strings_and_comments_are_ignored_and_one_flag_per_line() -> None:
+    text = 'x = "hello wrld"  # a commnet\ny = a + b\n'
+    scores = [score(text, "wrld", 12.0, "world"), score(text, "commnet", 12.0, "comment")]
+    scores += [score(text, " a", 9.0, " x"), score(text, " b", 11.0, " c")]
+    flagged = unlikely.flags(text, scores, unlikely.Thresholds(), PARSER)
+    assert [(f.found, f.expected) for f in flagged] == [("b", "c")]
+
+
+def test_user_threshold_moves_both_levels(tmp_path: Path) -> None:
+    (tmp_path / unlikely.CALIBRATION).write_text(
+        '{"warning": 9.0, "information": 7.0, "margin": 3.0}'
+    )
+    assert unlikely.Thresholds.load(tmp_path) == unlikely.Thresholds(9.0, 7.0, 3.0)
+    assert unlikely.Thresholds.load(tmp_path, override=12.0) == unlikely.Thresholds(12.0, 10.0, 3.0)
+
+
+# -- end to end on the memorizing model ---------------------------------------------------
+
+URI = "file:///tmp/reason_lsp_unlikely/circle.py"
+MUTANT = MEMO.replace("math.pi * radius ** 2", "math.pi * radius ** 3")
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def client(lsp_client: LanguageClient, memo_model: Path):  # type: ignore[no-untyped-def]
+    pytest.importorskip("torch")
+    ready: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    @lsp_client.feature("reasonLsp/status")
+    def on_status(ls: LanguageClient, params: object) -> None:
+        if getattr(params, "state", None) in ("ready", "error") and not ready.done():
+            ready.set_result(params)
+
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            # The memo model has not been calibrated: a high, explicit warning threshold.
+            initialization_options={
+                "reasonLsp": {"model": str(memo_model), "diagnostics": {"threshold": 9.0}}
+            },
+        )
+    )
+    assert (await asyncio.wait_for(ready, 120)).state == "ready"
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def model_diagnostics(client: LanguageClient, text: str, uri: str) -> list[types.Diagnostic]:
+    """Open ``text`` and wait for the publication that follows the model's scoring."""
+    item = types.TextDocumentItem(uri, "python", 1, text)
+    first = await expect_notification(
+        client,
+        types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+        lambda: client.text_document_did_open(types.DidOpenTextDocumentParams(item)),
+        lambda p: p.uri == uri,
+    )  # syntax diagnostics, at once
+    assert not [d for d in first.diagnostics if d.code == "unlikely-code"]
+    scored = await expect_notification(
+        client, types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, None, lambda p: p.uri == uri, timeout=60
+    )  # after the model's scoring
+    return [d for d in scored.diagnostics if d.code == "unlikely-code"]
+
+
+async def test_planted_mutation_is_flagged_and_fixed_by_the_code_action(
+    client: LanguageClient,
+) -> None:
+    found = await model_diagnostics(client, MUTANT, URI)
+    assert len(found) == 1
+    d = found[0]
+    line = MUTANT.splitlines()[d.range.start.line]
+    assert line == "    return math.pi * radius ** 3"
+    assert line[d.range.start.character : d.range.end.character] == "3"
+    assert d.message == 'unusual code: "3" here; the model expects "2"'
+    assert d.source == "reason-lsp" and d.data["replacement"] == "2"
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(URI),
+            range=d.range,
+            context=types.CodeActionContext(diagnostics=[d]),
+        )
+    )
+    assert actions and actions[0].kind == types.CodeActionKind.QuickFix
+    edit = actions[0].edit.changes[URI][0]
+    assert edit.range == d.range and edit.new_text == "2"
+
+
+async def test_clean_file_gets_no_warning(client: LanguageClient) -> None:
+    assert await model_diagnostics(client, MEMO, URI + "-clean") == []
