@@ -98,7 +98,7 @@ def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
     os.close(fd)
     os.closerange(3, 1 << 16)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    argv = [cfg["python"], "-E", "-s", "-B", cfg["script"]]
+    argv = [cfg["python"], "-E", "-s", "-B", "-u", cfg["script"]]  # -u: no output lost on kill
     try:
         os.execve(cfg["python"], argv, cfg["env"])
     except OSError as exc:

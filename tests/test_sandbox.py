@@ -302,3 +302,33 @@ def test_cli_prints_outcome(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "status:    exit 4" in text and "isolation:" in text
     assert not marker.exists()
     assert main(["sandbox", str(tmp_path / "missing.py")]) == 2
+
+
+UNPRIVILEGED = f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+from reason_lsp.sandbox import run_python
+r = run_python("import socket\\nprint('start')\\nsocket.create_connection(('127.0.0.1', 9))")
+print(" ".join(r.isolation))
+print(r.stdout.strip(), "ConnectionRefused" in r.stderr)
+"""
+
+
+@pytest.mark.skipif(not ROOT, reason="runs the caller as nobody")
+def test_unprivileged_caller_gets_user_namespace_isolation() -> None:
+    python = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    if not os.path.exists(python) or not os.path.exists("/usr/bin/setpriv"):
+        pytest.skip("needs setpriv and a system Python of this version")
+    argv = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", python]
+    done = subprocess.run([*argv, "-c", UNPRIVILEGED], capture_output=True, text=True, timeout=30)
+    layers, outcome = done.stdout.splitlines()[-2:]
+    assert {"userns", "netns", "landlock", "nproc"} <= set(layers.split()), done.stderr
+    assert outcome == "start False"  # denied before reaching the port (not refused by it)
+
+
+def test_output_before_a_hang_is_kept() -> None:
+    r = run_python(
+        "import sys, time\nprint('progress')\nsys.stderr.write('err')\ntime.sleep(60)",
+        Limits(timeout_s=1.0),
+    )
+    assert r.timed_out and r.stdout == "progress\n" and r.stderr == "err"
