@@ -58,10 +58,20 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
         default="utf-16",
         help="unit of columns (default utf-16, as LSP)",
     )
+    parser.add_argument(
+        "--model", default="embedded", help='model for "unlikely code" warnings (default embedded)'
+    )
+    parser.add_argument("--no-model", action="store_true", help="syntax diagnostics only")
 
 
 def _check(args: argparse.Namespace) -> int:
     from reason_lsp.diagnostics import check_path
+
+    extra = []
+    if not args.no_model:
+        from reason_lsp.unlikely_lsp import ModelChecker
+
+        extra.append(ModelChecker(args.model, lambda m: print(m, file=sys.stderr)).provider)
 
     records: list[dict[str, object]] = []
     errors = unreadable = 0
@@ -70,7 +80,7 @@ def _check(args: argparse.Namespace) -> int:
         try:
             if path.is_dir():
                 raise IsADirectoryError(f"{name} is a directory")
-            diagnostics = check_path(path, encoding=args.position_encoding)
+            diagnostics = check_path(path, encoding=args.position_encoding, extra=extra)
         except OSError as exc:
             print(f"reason-lsp check: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
             unreadable += 1

@@ -77,10 +77,13 @@ def snapshot_for_text(
 
 
 def check_path(
-    path: Path, settings: Settings | None = None, encoding: str = UTF16
+    path: Path,
+    settings: Settings | None = None,
+    encoding: str = UTF16,
+    extra: Sequence[Provider] = (),
 ) -> list[types.Diagnostic]:
     """Diagnostics for a file on disk. Raises OSError if it cannot be read."""
     data = path.read_bytes()
     text = data.decode("utf-8", "surrogateescape")
     snapshot = snapshot_for_text(path.resolve().as_uri(), text, None, encoding)
-    return collect(snapshot, settings or Settings())
+    return collect(snapshot, settings or Settings(), extra)

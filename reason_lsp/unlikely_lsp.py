@@ -19,6 +19,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+import tree_sitter
 from lsprotocol import types
 
 from reason_lsp import code_actions, unlikely
@@ -130,25 +131,64 @@ class UnlikelyService:
         if not cache or not settings.diagnostics_model or snapshot.tree is None:
             return []
         header = unlikely.header_of(snapshot.text, snapshot.tree)
+        return [
+            to_diagnostic(snapshot, region, flag)
+            for region in unlikely.regions(snapshot.text, snapshot.tree, header)
+            for flag in cache.get(region.key, ())
+        ]
+
+
+def to_diagnostic(
+    snapshot: Snapshot, region: unlikely.Region, flag: unlikely.Flag
+) -> types.Diagnostic:
+    start, end = region.start + flag.start, region.start + flag.end
+    severity = (
+        types.DiagnosticSeverity.Warning
+        if flag.severity == "warning"
+        else types.DiagnosticSeverity.Information
+    )
+    return types.Diagnostic(
+        range=snapshot.index.range_at(start, end, snapshot.encoding),
+        message=flag.message,
+        severity=severity,
+        source=SOURCE,
+        code=CODE,
+        data={"replacement": flag.expected, "surprisal": round(flag.surprisal, 2)},
+    )
+
+
+class ModelChecker:
+    """The same warnings for ``reason-lsp check``: the model loads on first use, once."""
+
+    def __init__(self, model: str, warn) -> None:
+        self.model = model
+        self.warn = warn
+        self.decoder: Any = None
+        self.failed = False
+
+    def provider(self, snapshot: Snapshot, settings: Settings) -> list[types.Diagnostic]:
+        if snapshot.tree is None or snapshot.language != "python" or self.failed:
+            return []
+        if self.decoder is None:
+            from reason_lsp.engine import EngineConfig, loader
+            from reason_lsp.engine.decoder import Decoder
+
+            try:
+                self.decoder = Decoder(loader.load(EngineConfig(model=self.model)))
+            except (OSError, RuntimeError, ValueError) as exc:
+                self.failed = True
+                self.warn(f"reason-lsp check: no model diagnostics ({exc})")
+                return []
+        from reason_lsp.engine.scoring import score
+
+        thresholds = unlikely.Thresholds.load(self.decoder.m.folder, settings.diagnostics_threshold)
+        parser = tree_sitter.Parser(snapshot.tree.language)
+        header = unlikely.header_of(snapshot.text, snapshot.tree)
         out = []
         for region in unlikely.regions(snapshot.text, snapshot.tree, header):
-            for flag in cache.get(region.key, ()):
-                start, end = region.start + flag.start, region.start + flag.end
-                severity = (
-                    types.DiagnosticSeverity.Warning
-                    if flag.severity == "warning"
-                    else types.DiagnosticSeverity.Information
-                )
-                out.append(
-                    types.Diagnostic(
-                        range=snapshot.index.range_at(start, end, snapshot.encoding),
-                        message=flag.message,
-                        severity=severity,
-                        source=SOURCE,
-                        code=CODE,
-                        data={"replacement": flag.expected, "surprisal": round(flag.surprisal, 2)},
-                    )
-                )
+            text = snapshot.text[region.start : region.end]
+            for flag in unlikely.flags(text, score(self.decoder, header, text), thresholds, parser):
+                out.append(to_diagnostic(snapshot, region, flag))
         return out
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_check_text_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text('s = "😋"\nprint((1)\n', encoding="utf-8")
-    assert main(["check", str(bad)]) == 1
+    assert main(["check", "--no-model", str(bad)]) == 1
     out = capsys.readouterr().out.strip()
     assert out == f'{bad}:2:6: error: "(" was never closed (reason-lsp)'
 
@@ -28,7 +28,7 @@ def test_check_json_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     bad.write_text("if x:\n  y\nelse\n  z\n", encoding="utf-8")
     good = tmp_path / "good.rs"
     good.write_text("fn main() {}\n", encoding="utf-8")
-    assert main(["check", "--format", "json", str(good), str(bad)]) == 1
+    assert main(["check", "--no-model", "--format", "json", str(good), str(bad)]) == 1
     records = json.loads(capsys.readouterr().out)
     assert records == [
         {
@@ -47,22 +47,22 @@ def test_clean_files_exit_zero(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     good.write_text("x = 1\n", encoding="utf-8")
     other = tmp_path / "notes.txt"
     other.write_text("(((", encoding="utf-8")  # unknown language: no diagnostics
-    assert main(["check", str(good), str(other)]) == 0
-    assert main(["check", "--format", "json", str(good)]) == 0
+    assert main(["check", "--no-model", str(good), str(other)]) == 0
+    assert main(["check", "--no-model", "--format", "json", str(good)]) == 0
     assert capsys.readouterr().out.strip().endswith("[]")
 
 
 def test_unreadable_and_usage_errors_exit_two(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main(["check", str(tmp_path / "missing.py")]) == 2
+    assert main(["check", "--no-model", str(tmp_path / "missing.py")]) == 2
     assert "cannot read" in capsys.readouterr().err
-    assert main(["check", str(tmp_path)]) == 2
+    assert main(["check", "--no-model", str(tmp_path)]) == 2
     with pytest.raises(SystemExit) as exc:
-        main(["check"])
+        main(["check", "--no-model"])
     assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
-        main(["check", "--format", "xml", "a.py"])
+        main(["check", "--no-model", "--format", "xml", "a.py"])
     assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
         main(["--tcp"])

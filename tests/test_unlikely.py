@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,20 @@ async def test_planted_mutation_is_flagged_and_fixed_by_the_code_action(
 
 async def test_clean_file_gets_no_warning(client: LanguageClient) -> None:
     assert await model_diagnostics(client, MEMO, URI + "-clean") == []
+
+
+def test_check_cli_reports_the_mutation_with_the_model(
+    tmp_path: Path, memo_model: Path, capsys
+) -> None:
+    pytest.importorskip("torch")
+    from reason_lsp.cli import main
+
+    path = tmp_path / "circle.py"
+    path.write_text(MUTANT)
+    # Warnings do not fail the check (exit 0); --no-model leaves them out.
+    assert main(["check", "--model", str(memo_model), "--format", "json", str(path)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    warned = [r for r in records if r["code"] == "unlikely-code" and r["severity"] == "warning"]
+    assert [r["message"] for r in warned] == ['unusual code: "3" here; the model expects "2"']
+    assert main(["check", "--no-model", "--format", "json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == []
