@@ -316,4 +316,7 @@ def create_server() -> ReasonLanguageServer:
 
     completion_lsp.register(server)
     unlikely_lsp.register(server)
+    from reason_lsp import generation_lsp  # commands, code action, example diagnostics
+
+    generation_lsp.register(server)
     return server

@@ -32,8 +32,8 @@ class Circle:
 """
 
 
-def build_memorizing_model(root: Path, steps: int = 500) -> Path:
-    """Train a tiny model on :data:`MEMO` until it has it by heart; return its folder."""
+def build_memorizing_model(root: Path, steps: int = 500, text: str = MEMO) -> Path:
+    """Train a tiny model on ``text`` (:data:`MEMO`) until it has it by heart; return its folder."""
     import torch
 
     from reason_lsp.training.train import ModelShape, TrainOptions, train
@@ -41,7 +41,7 @@ def build_memorizing_model(root: Path, steps: int = 500) -> Path:
     torch.manual_seed(0)
     corpus = root / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    (corpus / "memo.py").write_text(MEMO)
+    (corpus / "memo.py").write_text(text)
     out = root / "model"
     opts = TrainOptions(
         corpus=[corpus],

@@ -1,0 +1,207 @@
+"""Generation and verification end to end through the real server process (pytest-lsp).
+
+A tiny model memorizes :data:`GEN_MEMO` (functions with their bodies), so when the
+file is opened with a body replaced by ``...`` the generate command knows what it
+should write. Verification needs no model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from helpers import SERVER_COMMAND, did_change_params, edit, expect_notification
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from reason_lsp.generation import sandbox_missing
+from reason_lsp.generation_lsp import GENERATE, VERIFY, GenerateResult, TargetArgs, VerifyResult
+
+GEN_MEMO = '''def add(a, b):
+    """Add two numbers.
+
+    >>> add(2, 3)
+    5
+    >>> add(-1, 1)
+    0
+    """
+    return a + b
+
+
+def shout(word):
+    return word.upper() + "!"
+'''
+URI = "file:///tmp/reason_lsp_generation/adder.py"
+ADD_STUB = GEN_MEMO.replace("    return a + b", "    ...")
+SHOUT_STUB = GEN_MEMO.replace('    return word.upper() + "!"', "    ...")
+WRONG_ADD = GEN_MEMO.replace("return a + b", "return a * b + 1")  # right for add(-1, 1)
+
+needs_sandbox = pytest.mark.skipif(sandbox_missing() is not None, reason="no reason_lsp.sandbox")
+
+
+@pytest.fixture(scope="session")
+def gen_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("REASON_LSP_TEST_GEN_MODEL"):  # reuse one while iterating locally
+        return Path(os.environ["REASON_LSP_TEST_GEN_MODEL"])
+    pytest.importorskip("torch")
+    from tiny_model import build_memorizing_model
+
+    return build_memorizing_model(tmp_path_factory.mktemp("gen-model"), text=GEN_MEMO)
+
+
+def position_of(text: str, offset: int) -> types.Position:
+    return types.Position(text.count("\n", 0, offset), offset - (text.rfind("\n", 0, offset) + 1))
+
+
+def apply(text: str, e: types.TextEdit) -> str:
+    lines = text.split("\n")
+
+    def offset(p: types.Position) -> int:
+        return sum(len(line) + 1 for line in lines[: p.line]) + p.character
+
+    return text[: offset(e.range.start)] + e.new_text + text[offset(e.range.end) :]
+
+
+async def start(client: LanguageClient, **settings: object) -> list[types.ApplyWorkspaceEditParams]:
+    """Initialize; return the list the client's ``workspace/applyEdit`` handler fills."""
+    edits: list[types.ApplyWorkspaceEditParams] = []
+    ready: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def on_apply(ls: LanguageClient, params: types.ApplyWorkspaceEditParams):
+        edits.append(params)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    @client.feature("reasonLsp/status")
+    def on_status(ls: LanguageClient, params: object) -> None:
+        if getattr(params, "state", None) in ("ready", "error") and not ready.done():
+            ready.set_result(params)
+
+    client.init_result = await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            initialization_options={"reasonLsp": settings},
+        )
+    )
+    if settings.get("model") != "none":
+        status = await asyncio.wait_for(ready, 120)
+        assert status.state == "ready", status
+    return edits
+
+
+def open_doc(client: LanguageClient, text: str) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(URI, "python", 1, text))
+    )
+
+
+async def command(client: LanguageClient, name: str, text: str, offset: int):
+    args = TargetArgs(URI, position_of(text, offset))
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=name, arguments=[args])
+    )
+    kind = GenerateResult if name == GENERATE else VerifyResult
+    return client.protocol._converter.structure(answer, kind)
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def model_client(lsp_client: LanguageClient, gen_model: Path):  # type: ignore[no-untyped-def]
+    lsp_client.edits = await start(
+        lsp_client, model=str(gen_model), **{"generation.samples": 3,
+                                             "generation.temperature": 0.3}
+    )  # fmt: skip
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def plain_client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    lsp_client.edits = await start(lsp_client, model="none")
+    yield
+    await lsp_client.shutdown_session()
+
+
+@needs_sandbox
+async def test_generate_fills_a_stub_whose_doctests_then_pass(model_client: LanguageClient):
+    client = model_client
+    open_doc(client, ADD_STUB)
+    result = await command(client, GENERATE, ADD_STUB, ADD_STUB.index("..."))
+    assert result.applied and result.verified, result
+    assert (result.passed, result.total, result.candidates) == (2, 2, 3)
+    assert result.summary.endswith("candidates passed 2/2 examples")
+    (params,) = client.edits
+    (change,) = params.edit.changes[URI]
+    assert apply(ADD_STUB, change) == GEN_MEMO
+    assert client.messages[-1].message == f"reason-lsp: {result.summary}"
+    reports = [r for rs in client.progress_reports.values() for r in rs]
+    assert isinstance(reports[0], types.WorkDoneProgressBegin)
+    assert any("sampling" in (getattr(r, "message", "") or "") for r in reports)
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+
+
+async def test_generate_without_examples_is_unverified(model_client: LanguageClient):
+    client = model_client
+    open_doc(client, SHOUT_STUB)
+    result = await command(client, GENERATE, SHOUT_STUB, SHOUT_STUB.index("..."))
+    assert result.applied and not result.verified, result
+    assert result.summary.startswith("unverified: no examples for shout")
+    (change,) = client.edits[0].edit.changes[URI]
+    assert apply(SHOUT_STUB, change) == GEN_MEMO
+
+
+@needs_sandbox
+async def test_verify_publishes_the_failing_example_until_the_next_edit(
+    plain_client: LanguageClient,
+):
+    client = plain_client
+    open_doc(client, WRONG_ADD)
+    failing_line = WRONG_ADD[: WRONG_ADD.index(">>> add(2, 3)")].count("\n")
+
+    def has_failure(params: types.PublishDiagnosticsParams) -> bool:
+        return any(d.code == "example-failed" for d in params.diagnostics)
+
+    result, published = await asyncio.gather(
+        command(client, VERIFY, WRONG_ADD, WRONG_ADD.index("return")),
+        expect_notification(client, types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, None, has_failure),
+    )
+    assert (result.passed, result.total) == (1, 2), result
+    (diagnostic,) = [d for d in published.diagnostics if d.code == "example-failed"]
+    assert diagnostic.range.start == types.Position(failing_line, 4)
+    assert diagnostic.source == "reason-lsp"
+    assert diagnostic.message == "example failed: expected 5, got 7"
+    cleared = await expect_notification(
+        client,
+        types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+        lambda: client.text_document_did_change(
+            did_change_params(URI, 2, [edit(0, 0, 0, 0, "# edited\n")])
+        ),
+    )
+    assert not has_failure(cleared)
+
+
+async def test_without_a_model_generate_says_so_and_stubs_offer_the_action(
+    plain_client: LanguageClient,
+):
+    client = plain_client
+    open_doc(client, ADD_STUB)
+    result = await command(client, GENERATE, ADD_STUB, ADD_STUB.index("..."))
+    assert not result.applied and result.summary == "the model is not ready"
+    at = position_of(ADD_STUB, ADD_STUB.index("..."))
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(URI),
+            range=types.Range(at, at),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    titles = [a.title for a in actions]
+    assert "Generate implementation" in titles
+    generate = actions[titles.index("Generate implementation")]
+    # pygls's client structures the ``Command | CodeAction`` union as a Command and keeps
+    # the action's command object as text; the server sent a CodeAction with a Command.
+    assert f"'command': '{GENERATE}'" in str(generate.command)
+    caps = client.init_result.capabilities  # advertised commands
+    assert {GENERATE, VERIFY} <= set(caps.execute_command_provider.commands)

@@ -1,0 +1,224 @@
+"""Verification and ranking: stub detection, example extraction, the check program, ranking.
+
+The check program's own tests run it with the plain interpreter (it is just Python);
+the sandboxed runs are in the tests marked to need ``reason_lsp.sandbox``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tree_sitter
+import tree_sitter_python
+
+from reason_lsp import generation, verification
+from reason_lsp.engine import Sample
+
+PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
+
+SOURCE = '''import math
+
+
+def add(a, b):
+    """Add two numbers.
+
+    >>> add(2, 3)
+    5
+    >>> add(2, "x")
+    Traceback (most recent call last):
+    TypeError: unsupported operand type(s) for +: 'int' and 'str'
+    """
+    ...
+
+
+def half(x):
+    """Half of x.
+
+    >>> half(4)  # doctest: +ELLIPSIS
+    2...
+    """
+    raise NotImplementedError("later")
+
+
+def docstring_only():
+    """Nothing yet."""
+
+
+def passes(): pass
+
+
+@staticmethod
+def done(x):
+    return x
+'''
+
+
+def target(name: str, text: str = SOURCE) -> verification.Target:
+    offset = text.index(f"def {name}") + 4
+    found = verification.find_function(text, PARSER.parse(text.encode()), offset)
+    assert found is not None and found.name == name
+    return found
+
+
+def run_plain(program: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30
+    ).stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "stub"),
+    [("add", "ellipsis"), ("half", "NotImplementedError"), ("docstring_only", "docstring"),
+     ("passes", "pass"), ("done", None)],
+)  # fmt: skip
+def test_stub_kinds(name: str, stub: str | None) -> None:
+    assert target(name).stub == stub
+
+
+def test_find_function_from_inside_the_body_and_on_a_decorator() -> None:
+    tree = PARSER.parse(SOURCE.encode())
+    assert verification.find_function(SOURCE, tree, SOURCE.index("...")).name == "add"
+    assert verification.find_function(SOURCE, tree, SOURCE.index("@static")).name == "done"
+    assert verification.find_function(SOURCE, tree, 0) is None
+
+
+def test_insert_replaces_only_the_body() -> None:
+    t = target("add")
+    out = t.insert(SOURCE, "    return a + b\n")
+    assert '    """\n    return a + b\n\n\ndef half' in out
+    one_liner = target("passes")
+    out = one_liner.insert(SOURCE, "    return 1")
+    assert "def passes():\n    return 1\n" in out
+
+
+def test_doctest_examples_with_lines_exceptions_and_flags() -> None:
+    examples = verification.doctest_examples(target("add"))
+    assert [e.source for e in examples] == ["add(2, 3)\n", 'add(2, "x")\n']
+    lines = SOURCE.split("\n")
+    assert lines[examples[0].line].strip() == ">>> add(2, 3)"
+    assert lines[examples[1].line].strip() == '>>> add(2, "x")'
+    assert examples[1].exc_msg.startswith("TypeError")
+    (half,) = verification.doctest_examples(target("half"))
+    assert half.flags & verification.doctest.ELLIPSIS
+
+
+def test_asserts_from_test_files(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_math.py").write_text(
+        "from mod import add\n\n"
+        "def test_add():\n"
+        "    assert add(1, 1) == 2\n"
+        "    x = 3\n"
+        "    assert add(x, 1) == 4  # uses a local: cannot run beside the module\n"
+        "    assert math.floor(add(0.5, 1)) == 1\n\n"
+        "def helper():\n"
+        "    assert add(0, 0) == 0  # not a test function\n"
+    )
+    (tmp_path / "other_test.py").write_text("def test_it():\n    assert add(2, 2) == 4\n")
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "test_skip.py").write_text("def test_x():\n    assert add(9, 9)\n")
+    (tmp_path / "big_test.py").write_text("def test_y():\n    assert add(7, 7)\n" + "#" * 2000)
+    found = verification.asserts_from_tests(
+        tmp_path, "add", {"math", "add"}, PARSER, max_bytes=1000
+    )
+    assert sorted((Path(e.path).name, e.line, e.source) for e in found) == [
+        ("other_test.py", 1, "assert add(2, 2) == 4"),
+        ("test_math.py", 3, "assert add(1, 1) == 2"),
+        ("test_math.py", 6, "assert math.floor(add(0.5, 1)) == 1"),
+    ]
+
+
+def test_check_program_reports_each_example() -> None:
+    t = target("add")
+    test = verification.Example("assert", "assert add(1, 1) == 3", line=9, path="t.py")
+    examples = [*verification.doctest_examples(t), test]
+    body = "    print('noise')\n    return a + b"
+    program = verification.check_program(t.insert(SOURCE, body), examples)
+    report = verification.parse_report(run_plain(program), examples)
+    assert [r.ok for r in report.results] == [False, True, False]
+    assert report.results[0].got == "noise\n5\n"
+    assert report.results[2].error == "assertion failed"
+    assert "expected 5" in verification.failure_message(report.results[0])
+
+
+def test_check_program_module_error_and_unfinished_examples() -> None:
+    t = target("add")
+    examples = verification.doctest_examples(t)
+    broken = verification.check_program("import no_such_module_here\n", examples)
+    report = verification.parse_report(run_plain(broken), examples)
+    assert report.passed == 0 and "No module named" in report.module_error
+    cut = verification.parse_report("", examples, stopped="timed out after 1 s")
+    assert [r.error for r in cut.results] == ["timed out after 1 s"] * 2
+
+
+def test_candidates_parse_filter_and_ranking() -> None:
+    task = generation.prepare(SOURCE, PARSER.parse(SOURCE.encode()), SOURCE.index("..."), PARSER)
+    samples = [
+        Sample("    return a + b\n", -4.0, 4, "stop"),
+        Sample("    return (a +\n", -0.1, 4, "stop"),  # does not parse
+        Sample("    pass\n", -0.1, 2, "stop"),  # still a stub
+        Sample("    return a - b", -1.0, 4, "stop"),
+        Sample("    return a + b", -4.0, 4, "stop"),  # a duplicate
+    ]
+    candidates = generation.candidates_from(task, samples, PARSER)
+    assert [(c.body, c.count) for c in candidates] == [
+        ("    return a + b", 2), ("    return a - b", 1)
+    ]  # fmt: skip
+    good, bad = candidates
+    good.report = verification.Report([verification.ExampleResult(e, True) for e in task.examples])
+    bad.report = verification.Report([verification.ExampleResult(e, False) for e in task.examples])
+    assert generation.rank([bad, good]) == [good, bad]  # tests first, log-probability second
+    bad.report = good.report
+    assert generation.rank([good, bad]) == [bad, good]
+
+
+def test_no_examples_is_unverified_and_picks_by_logprob() -> None:
+    text = "def f(x):\n    ...\n"
+    task = generation.prepare(text, PARSER.parse(text.encode()), 4, PARSER)
+    samples = [Sample("    return x * 2", -6.0, 3, "stop"), Sample("    return x", -1.0, 2, "stop")]
+    candidates = generation.candidates_from(task, samples, PARSER)
+    outcome = generation.choose(task, candidates, 2, generation.Policy())
+    assert not outcome.verified and outcome.best.body == "    return x"
+    assert outcome.summary.startswith("unverified: no examples for f")
+
+
+def test_body_stop_rule_ends_at_dedent() -> None:
+    stop = generation.body_stop("    ")
+    text = "    y = 1\n    return y\n\ndef g():\n"
+    assert text[: stop(text)] == "    y = 1\n    return y\n\n"
+    assert stop("    y = 1\n    ret") is None
+
+
+def test_prepare_refuses_non_stubs_and_missing_functions() -> None:
+    tree = PARSER.parse(SOURCE.encode())
+    with pytest.raises(generation.GenerationError, match="already has a body"):
+        generation.prepare(SOURCE, tree, SOURCE.index("return x"), PARSER)
+    with pytest.raises(generation.GenerationError, match="no function"):
+        generation.prepare(SOURCE, tree, 0, PARSER)
+
+
+needs_sandbox = pytest.mark.skipif(
+    generation.sandbox_missing() is not None, reason="reason_lsp.sandbox is not available"
+)
+
+
+@needs_sandbox
+def test_choose_runs_candidates_in_the_sandbox() -> None:
+    from reason_lsp import sandbox
+
+    task = generation.prepare(SOURCE, PARSER.parse(SOURCE.encode()), SOURCE.index("..."), PARSER)
+    samples = [
+        Sample("    return a - b", -0.5, 4, "stop"),
+        Sample("    while True:\n        pass", -0.1, 5, "stop"),
+        Sample("    return a + b", -3.0, 4, "stop"),
+    ]
+    candidates = generation.candidates_from(task, samples, PARSER)
+    policy = generation.Policy(limits=sandbox.Limits(timeout_s=3.0, cpu_s=3))
+    outcome = generation.choose(task, candidates, 3, policy)
+    assert outcome.verified and outcome.best.body == "    return a + b"
+    assert outcome.summary == "1/3 candidates passed 2/2 examples"
+    looping = next(c for c in candidates if "while" in c.body)
+    assert looping.passed == 0 and "timed out" in looping.report.results[0].error
