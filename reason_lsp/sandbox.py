@@ -26,6 +26,8 @@ kernel on a separate process, layered; :attr:`Result.isolation` (and the
   (not /tmp, /home, /root, the workspace). ``landlock-net`` (ABI >= 4): TCP
   bind/connect denied. ``landlock-scope`` (ABI >= 6): no signals or abstract UNIX
   sockets to processes outside the sandbox. (:mod:`reason_lsp.sandbox_landlock`)
+* ``bwrap``: only where Landlock is missing and bubblewrap is installed and works:
+  read-only root, private /tmp, /dev and /proc, only the temp dir writable.
 * output: stdout/stderr keep only their last ``output_bytes``.
 
 The three processes (launcher, namespace init, worker) are described in
@@ -59,10 +61,10 @@ log = logging.getLogger("reason_lsp.sandbox")
 LAUNCHER = str(Path(__file__).with_name("sandbox_launch.py"))
 SCRIPT = "_sandbox_main.py"
 # Alternatives per requirement ("a|b" = either layer will do) for require=True.
-REQUIRED = ["landlock", "netns|landlock-net", "nproc"]
+REQUIRED = ["landlock|bwrap", "netns|landlock-net|bwrap", "nproc"]
 SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"]
 UID_BASE, UID_SPAN = 1_000_000, 1_000_000
-# Layers to leave out ("namespaces", "uid", "landlock"): for tests of require=True.
+# Layers to leave out ("namespaces", "uid", "landlock", "bwrap"): for tests.
 DISABLED: frozenset[str] = frozenset()
 
 
@@ -204,6 +206,7 @@ def run_python(
             "limits": asdict(limits),
             "require": REQUIRED if require else [],
             "disable": sorted(DISABLED),
+            "bwrap": None if "bwrap" in DISABLED else shutil.which("bwrap"),
             "env": {
                 "PATH": "/usr/local/bin:/usr/bin:/bin",
                 "HOME": workdir,
@@ -315,6 +318,8 @@ def _result(
             sig = os.WTERMSIG(wait)
         else:
             exit_code = os.waitstatus_to_exitcode(wait)
+            if "bwrap" in isolation and 128 < exit_code < 128 + signal.NSIG:
+                sig, exit_code = exit_code - 128, None  # bwrap reports a signal as 128+N
     hit = []
     if timed_out:
         hit.append("timeout")

@@ -9,7 +9,8 @@ group) with the temp directory as cwd. Three processes:
    worker, reaps, and when the worker ends kills whatever is left (and, being the
    namespace's init, its exit makes the kernel kill every process in it);
 3. **worker**: rlimits, drop to the dedicated uid/gid, no_new_privs, Landlock, then
-   ``execve`` the interpreter on the snippet.
+   ``execve`` the interpreter on the snippet (through bubblewrap when Landlock is
+   missing and ``bwrap`` works: Landlock forbids mounting, so the two do not stack).
 
 Status goes back as JSON lines on the fd ``status_fd``: ``{"applied": [...]}`` or
 ``{"refused": msg}`` from the worker before exec, ``{"wait": status}`` from init.
@@ -86,6 +87,24 @@ def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
         applied.append("no_new_privs")
         if "landlock" not in cfg["disable"]:
             applied += landlock.restrict(**cfg["landlock"])
+    argv = [cfg["python"], "-E", "-s", "-B", "-u", cfg["script"]]  # -u: no output lost on kill
+    if "landlock" not in applied and cfg.get("bwrap"):
+        # No Landlock: a private mount view instead (read-only /, fresh /tmp and /dev,
+        # /proc of its own pid namespace, only the temp dir writable), if bwrap works here.
+        work = os.getcwd()
+        wrap = [cfg["bwrap"], "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--bind", work, work]
+        wrap += ["--dev", "/dev", "--proc", "/proc", "--unshare-all", "--die-with-parent"]
+        wrap += ["--new-session", "--cap-drop", "ALL", "--chdir", work, "--"]
+        probe = os.fork()
+        if probe == 0:
+            os.closerange(3, 1 << 16)
+            null = os.open(os.devnull, os.O_RDWR)
+            for std in (0, 1, 2):
+                os.dup2(null, std)
+            os.execv(cfg["bwrap"], [*wrap, "/bin/true"])
+        if os.waitstatus_to_exitcode(os.waitpid(probe, 0)[1]) == 0:
+            argv = [*wrap, *argv]
+            applied.append("bwrap")
     missing = [
         need
         for need in cfg.get("require", [])
@@ -98,9 +117,8 @@ def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
     os.close(fd)
     os.closerange(3, 1 << 16)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    argv = [cfg["python"], "-E", "-s", "-B", "-u", cfg["script"]]  # -u: no output lost on kill
     try:
-        os.execve(cfg["python"], argv, cfg["env"])
+        os.execve(argv[0], argv, cfg["env"])
     except OSError as exc:
         os.write(2, f"sandbox: cannot exec {cfg['python']}: {exc}\n".encode())
     os._exit(127)
