@@ -122,6 +122,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         lambda p: importlib.import_module("reason_lsp.complete_cli").add_arguments(p),
         lambda a: importlib.import_module("reason_lsp.complete_cli").run(a),
     ),
+    "generate": Subcommand(
+        "write the stub function at FILE:LINE with the model, checked in the sandbox",
+        lambda p: importlib.import_module("reason_lsp.generate_cli").add_arguments(p),
+        lambda a: importlib.import_module("reason_lsp.generate_cli").run(a),
+    ),
     "sandbox": Subcommand(
         "run a Python file in the sandbox and show what it was allowed to do",
         lambda p: importlib.import_module("reason_lsp.sandbox").add_arguments(p),

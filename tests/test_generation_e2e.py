@@ -8,7 +8,9 @@ should write. Verification needs no model.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -205,3 +207,23 @@ async def test_without_a_model_generate_says_so_and_stubs_offer_the_action(
     assert f"'command': '{GENERATE}'" in str(generate.command)
     caps = client.init_result.capabilities  # advertised commands
     assert {GENERATE, VERIFY} <= set(caps.execute_command_provider.commands)
+
+
+@needs_sandbox
+def test_generate_cli_prints_the_body_and_the_summary(gen_model: Path, tmp_path: Path) -> None:
+    path = tmp_path / "adder.py"
+    path.write_text(ADD_STUB)
+    line = ADD_STUB[: ADD_STUB.index("def add")].count("\n") + 1
+    command = [*SERVER_COMMAND[:-1], "generate", str(path), "--line", str(line),
+               "--samples", "2", "--model", str(gen_model), "--format", "json"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record == {
+        "code": "    return a + b", "verified": True, "passed": 2, "total": 2, "candidates": 2,
+        "summary": "2/2 candidates passed 2/2 examples",
+    }  # fmt: skip
+    assert path.read_text() == ADD_STUB  # the file is left alone
+    bad = subprocess.run([*command[:3], "generate", str(path), "--line", "12",
+                          "--model", str(gen_model)], capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "already has a body" in bad.stderr
