@@ -64,7 +64,7 @@ SCRIPT = "_sandbox_main.py"
 REQUIRED = ["landlock|bwrap", "netns|landlock-net|bwrap", "nproc"]
 SYSTEM_READ = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"]
 UID_BASE, UID_SPAN = 1_000_000, 1_000_000
-# Layers to leave out ("namespaces", "uid", "landlock", "bwrap"): for tests.
+# Layers to leave out ("namespaces", "uid", "landlock", "bwrap", "subreaper"): for tests.
 DISABLED: frozenset[str] = frozenset()
 
 

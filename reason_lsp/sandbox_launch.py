@@ -126,7 +126,7 @@ def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
 
 def _init(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
+    if "subreaper" not in cfg["disable"] and libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
         applied.append("subreaper")
     worker = os.fork()
     if worker == 0:
@@ -148,7 +148,7 @@ def _init(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
     # Kill what the worker left behind: orphans were reparented to us. (In a pid
     # namespace our exit does it; /proc is the host's, so use the host pid.)
     me = int(os.readlink("/proc/self"))
-    for _ in range(0 if "pidns" in applied else 1000):
+    for _ in range(1000 if "subreaper" in applied and "pidns" not in applied else 0):
         children = _children(me)
         if not children:
             break

@@ -240,7 +240,11 @@ os.system("echo shell-ran; touch {marker}; touch ./local && echo local-ok")
     assert "local-ok" in r.stdout and not marker.exists()
 
 
-def test_background_process_is_gone_afterwards() -> None:
+@pytest.mark.parametrize("disabled", [(), ("namespaces", "uid")], ids=["all", "subreaper-only"])
+def test_background_process_is_gone_afterwards(
+    disabled: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "DISABLED", frozenset(disabled))
     code = """
 import os, sys, time
 print("start", flush=True)
@@ -259,6 +263,7 @@ print("parent done", flush=True)
     assert time.monotonic() - started < 5.0 and not r.timed_out
     assert r.stdout.startswith("start\n") and "parent done" in r.stdout, r.stdout + r.stderr
     daemon = [int(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("daemon")]
+    assert daemon, r.stdout  # it did start
     time.sleep(0.2)
     for pid in daemon:
         try:
