@@ -10,8 +10,9 @@ LSP plumbing in ``unlikely_lsp.py``.
 - :func:`flags` keeps a token only when both hold: its surprisal is far beyond what
   the model shows on clean code (the calibrated threshold) and the model's top
   alternative is much likelier (``margin`` nats); strings and comments are ignored;
-  at most one flag per line. The span grows to the whole identifier or operator the
-  token is part of, and the replacement is that span with the alternative spliced in.
+  at most one flag per line. Only whole words, numbers and operators are flagged,
+  replaced by an alternative of the same kind (a name only by a name the region
+  already uses), so the quick fix is always a sensible edit.
 
 Calibration (``reason_lsp/training/calibrate.py``) sets the thresholds so clean
 held-out code gets at most one warning per 300 lines; it is stored in the model
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import keyword
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from reason_lsp.positions import encode
 
 CALIBRATION = "calibration.json"
 _QUIET = ("string", "comment", "string_content", "escape_sequence")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -161,41 +165,58 @@ def _word_around(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def flags(
-    region_text: str, scores, thresholds: Thresholds, parser=None, quiet_ok: bool = False
-) -> list[Flag]:
-    """The tokens of one region worth a diagnostic, at most one per line."""
-    quiet = [] if quiet_ok else _quiet_ranges(region_text, parser)
-    best_per_line: dict[int, Flag] = {}
+def _kind(text: str) -> str:
+    if text.isdigit() or (text[:1].isdigit() and text.replace(".", "").isalnum()):
+        return "number"
+    if text.isidentifier():
+        return "keyword" if keyword.iskeyword(text) else "name"
+    if all(ch in "<>=!+-*/%&|^~@" for ch in text):
+        return "operator"
+    return "other"
+
+
+def candidates(region_text: str, scores, margin: float, parser=None) -> list[tuple[object, Flag]]:
+    """Tokens the model would replace by a likelier one of the same kind, as unrated flags.
+
+    A candidate is a whole word, number or operator (never a piece of one: splicing an
+    alternative into a word gives nonsense), outside strings and comments, whose
+    alternative is of the same kind, and, for a name, a name already used in the region
+    or a keyword: the model is not asked to invent identifiers.
+    """
+    quiet = _quiet_ranges(region_text, parser)
+    names = set(_NAME.findall(region_text))
+    out = []
     for s in _merge_split_words(region_text, list(scores)):
-        if s.surprisal < thresholds.information:
-            continue
-        if s.top_logprob + s.surprisal < thresholds.margin:  # log p(top) - log p(actual)
+        if s.top_logprob + s.surprisal < margin:  # log p(top) - log p(actual)
             continue
         token = region_text[s.start : s.end]
-        expected_token = s.top_text
-        if (
-            not token.strip()
-            or not expected_token.strip()
-            or expected_token.strip() == token.strip()
-        ):
+        core, expected = token.strip(), s.top_text.strip()
+        if not core or not expected or core == expected or "\n" in s.top_text:
             continue
-        if "\n" in expected_token or any(a <= s.start < b for a, b in quiet):
+        t0 = s.start + len(token) - len(token.lstrip())
+        t1 = t0 + len(core)
+        if any(a < t1 and t0 < b for a, b in quiet):
             continue
-        a, b = _word_around(region_text, s.start, s.end)
-        lead = len(token) - len(token.lstrip())
-        t0 = s.start + lead
-        replacement = (
-            region_text[a:t0]
-            + expected_token.strip()
-            + region_text[s.end - (len(token) - len(token.rstrip())) : b]
-        )
-        found = region_text[a:b]
-        if not found.strip() or replacement == found:
+        if _word_around(region_text, t0, t1) != (t0, t1):
+            continue  # a piece of a longer word or operator
+        kinds = (_kind(core), _kind(expected))
+        if kinds[0] != kinds[1] and {"name", "keyword"} != set(kinds):
+            continue
+        if kinds[1] == "name" and expected not in names:
+            continue
+        out.append((s, Flag(t0, t1, core, expected, s.surprisal, "")))
+    return out
+
+
+def flags(region_text: str, scores, thresholds: Thresholds, parser=None) -> list[Flag]:
+    """The tokens of one region worth a diagnostic, at most one per line."""
+    best_per_line: dict[int, Flag] = {}
+    for s, flag in candidates(region_text, scores, thresholds.margin, parser):
+        if s.surprisal < thresholds.information:
             continue
         severity = "warning" if s.surprisal >= thresholds.warning else "information"
-        flag = Flag(a, b, found, replacement, s.surprisal, severity)
-        line = region_text.count("\n", 0, a)
+        flag = replace(flag, severity=severity)
+        line = region_text.count("\n", 0, flag.start)
         if line not in best_per_line or best_per_line[line].surprisal < flag.surprisal:
             best_per_line[line] = flag
     return sorted(best_per_line.values(), key=lambda f: f.start)
@@ -231,15 +252,9 @@ def _merge_split_words(text: str, scores: list) -> list:
 
 
 def line_scores(region_text: str, scores, parser=None, margin: float = 0.0) -> dict[int, float]:
-    """Per line of the region: the highest surprisal of a code token with a likelier alternative."""
-    quiet = _quiet_ranges(region_text, parser)
+    """Per line of the region: the highest surprisal among its candidates (what flags rate)."""
     out: dict[int, float] = {}
-    for s in scores:
-        token = region_text[s.start : s.end]
-        if not token.strip() or any(a <= s.start < b for a, b in quiet):
-            continue
-        if s.top_logprob + s.surprisal < margin:
-            continue
-        line = region_text.count("\n", 0, s.start + len(token) - len(token.lstrip()))
+    for s, flag in candidates(region_text, scores, margin, parser):
+        line = region_text.count("\n", 0, flag.start)
         out[line] = max(out.get(line, 0.0), s.surprisal)
     return out

@@ -55,18 +55,22 @@ def test_a_flag_needs_high_surprisal_and_a_much_likelier_alternative() -> None:
     assert info[0].severity == "information"
 
 
-def test_a_partial_identifier_grows_to_the_whole_name() -> None:
-    text = "total = totel + 1\n"
-    flagged = unlikely.flags(text, [score(text, "el", 9.0, "al")], unlikely.Thresholds(), PARSER)
-    assert [(f.found, f.expected) for f in flagged] == [("totel", "total")]
+def test_only_whole_words_with_alternatives_of_their_kind_in_scope() -> None:
+    text = "total = totel + 1\nsize = count * 2\n"
+    t = unlikely.Thresholds()
+    assert unlikely.flags(text, [score(text, "el", 9.0, "al")], t, PARSER) == []  # a piece
+    assert unlikely.flags(text, [score(text, " count", 9.0, " +")], t, PARSER) == []  # kind
+    assert unlikely.flags(text, [score(text, " count", 9.0, " number")], t, PARSER) == []  # scope
+    found = unlikely.flags(text, [score(text, " count", 9.0, " size")], t, PARSER)
+    assert [(f.found, f.expected) for f in found] == [("count", "size")]
 
 
 def test_strings_and_comments_are_ignored_and_one_flag_per_line() -> None:
     text = 'x = "hello wrld"  # a commnet\ny = a + b\n'
     scores = [score(text, "wrld", 12.0, "world"), score(text, "commnet", 12.0, "comment")]
-    scores += [score(text, " a", 9.0, " x"), score(text, " b", 11.0, " c")]
+    scores += [score(text, " a", 9.0, " b"), score(text, " b", 11.0, " a")]
     flagged = unlikely.flags(text, scores, unlikely.Thresholds(), PARSER)
-    assert [(f.found, f.expected) for f in flagged] == [("b", "c")]
+    assert [(f.found, f.expected) for f in flagged] == [("b", "a")]
 
 
 def test_user_threshold_moves_both_levels(tmp_path: Path) -> None:
