@@ -47,6 +47,9 @@ class CompletionStats:
     last_decoded_tokens: int = 0
     last_ms_per_token: float = 0.0
     engine_cancelled: int = 0  # model jobs stopped by their cancel flag
+    verified: int = 0  # completions run against their function's doctests (verifyCompletions)
+    verify_rejected: int = 0  # ... and dropped because an example failed
+    last_verify_ms: float = 0.0
 
 
 @dataclass
@@ -145,6 +148,8 @@ class CompletionService:
             snapshot.tree,
             self._parser(uri),
         )
+        if text is not None and settings.verify_completions:
+            text = await self._verified(snapshot, offset, text)
         stats.last_ms = (time.perf_counter() - started) * 1000
         stats.last_prompt_tokens = generation.prompt_tokens
         stats.last_cached_tokens = generation.cached_tokens
@@ -155,6 +160,23 @@ class CompletionService:
             return None
         self.type_ahead[uri] = completion.TypeAhead.remember(snapshot.text, offset, text)
         return Suggestion(text, offset, offset)
+
+    async def _verified(self, snapshot: Snapshot, offset: int, text: str) -> str | None:
+        """``text``, or None when it finishes a function whose doctests it fails."""
+        from reason_lsp import generation
+
+        started = time.perf_counter()
+        task = generation.completion_task(snapshot.text, offset, text, self._parser(snapshot.uri))
+        if task is None:
+            return text
+        policy = generation.policy_from_settings(self.server.settings)
+        report, refused = await asyncio.to_thread(generation.verify, task, policy)
+        self.stats.verified += 1
+        self.stats.last_verify_ms = (time.perf_counter() - started) * 1000
+        if refused is None and report.passed < report.total:
+            self.stats.verify_rejected += 1
+            return None
+        return text
 
     def _parser(self, uri: str):
         state = self.server.documents.get(uri)

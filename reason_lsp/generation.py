@@ -285,6 +285,20 @@ def verify(task: Task, policy: Policy) -> tuple[verification.Report, str | None]
     return report, refused
 
 
+def completion_task(
+    text: str, offset: int, completion: str, parser: tree_sitter.Parser
+) -> Task | None:
+    """The check for a completion that finishes a function with doctests
+    (``verifyCompletions``); None when there is nothing to run."""
+    source = text[:offset] + completion + text[offset:]
+    tree = parser.parse(encode(source))
+    target = verification.find_function(source, tree, offset)
+    if target is None or target.stub is not None or target.body_end > offset + len(completion):
+        return None  # no function, still a stub, or its body goes on after the completion
+    examples = verification.doctest_examples(target)
+    return Task(source, target, examples, error_count(tree.root_node)) if examples else None
+
+
 def policy_from_settings(settings: Any) -> Policy:
     limits = None
     if sandbox_missing() is None:

@@ -227,3 +227,45 @@ def test_generate_cli_prints_the_body_and_the_summary(gen_model: Path, tmp_path:
     bad = subprocess.run([*command[:3], "generate", str(path), "--line", "12",
                           "--model", str(gen_model)], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "already has a body" in bad.stderr
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def verifying_client(lsp_client: LanguageClient, gen_model: Path):  # type: ignore[no-untyped-def]
+    await start(lsp_client, model=str(gen_model), verifyCompletions=True)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@needs_sandbox
+async def test_verify_completions_runs_a_finishing_completion_before_showing_it(
+    verifying_client: LanguageClient,
+):
+    client = verifying_client
+    typing = GEN_MEMO.replace("return a + b", "return ")
+    wrong = typing.replace("    5\n", "    6\n")  # the doctest now wants what a + b is not
+    shown = []
+    for version, text in enumerate((typing, wrong), start=1):
+        if version == 1:
+            open_doc(client, text)
+        else:
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    types.VersionedTextDocumentIdentifier(version=version, uri=URI),
+                    [types.TextDocumentContentChangeWholeDocument(text=text)],
+                )
+            )
+        cursor = position_of(text, text.index("return ") + len("return "))
+        result = await client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(URI),
+                position=cursor,
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Invoked
+                ),
+            )
+        )
+        shown.append([item.insert_text for item in result.items] if result else [])
+    stats = await client.protocol.send_request_async("reasonLsp/stats", None)
+    assert shown == [["a + b"], []]
+    assert (stats.verified, stats.verifyRejected) == (2, 1)
+    assert stats.lastVerifyMs > 0

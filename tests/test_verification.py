@@ -216,9 +216,22 @@ def test_choose_runs_candidates_in_the_sandbox() -> None:
         Sample("    return a + b", -3.0, 4, "stop"),
     ]
     candidates = generation.candidates_from(task, samples, PARSER)
-    policy = generation.Policy(limits=sandbox.Limits(timeout_s=3.0, cpu_s=3))
+    policy = generation.Policy(limits=sandbox.Limits(timeout_s=1.5, cpu_s=2))
     outcome = generation.choose(task, candidates, 3, policy)
     assert outcome.verified and outcome.best.body == "    return a + b"
     assert outcome.summary == "1/3 candidates passed 2/2 examples"
     looping = next(c for c in candidates if "while" in c.body)
     assert looping.passed == 0 and "timed out" in looping.report.results[0].error
+
+
+def test_completion_task_only_for_completions_that_finish_a_function_with_doctests() -> None:
+    typing = SOURCE.replace("    ...\n", "    return \n", 1)
+    at = typing.index("return ") + len("return ")
+    task = generation.completion_task(typing, at, "a + b", PARSER)
+    assert task is not None and task.target.name == "add" and len(task.examples) == 2
+    assert "return a + b\n" in task.text
+    middle = SOURCE.replace("    ...\n", "    x = \n    return x\n", 1)
+    at = middle.index("x = ") + 4
+    assert generation.completion_task(middle, at, "a + b", PARSER) is None  # the body goes on
+    plain = "def f(x):\n    return "
+    assert generation.completion_task(plain, len(plain), "x", PARSER) is None  # no doctests
