@@ -22,7 +22,7 @@ from typing import Any
 
 import tree_sitter
 
-from reason_lsp import verification
+from reason_lsp import checking, verification
 from reason_lsp.engine import GenerateRequest, Priority, Sample
 from reason_lsp.positions import encode
 
@@ -59,7 +59,7 @@ class Candidate:
     logprob: float
     tokens: int
     count: int = 1  # how many samples gave this body
-    report: verification.Report | None = None
+    report: checking.Report | None = None
 
     @property
     def mean_logprob(self) -> float:
@@ -180,15 +180,15 @@ def candidates_from(
 
 def run_check(
     source: str, examples: list[verification.Example], policy: Policy
-) -> tuple[verification.Report, list[str], str | None]:
+) -> tuple[checking.Report, list[str], str | None]:
     """Run ``examples`` against ``source`` in the sandbox: (report, isolation, refused)."""
     from reason_lsp import sandbox
 
     limits = policy.limits if policy.limits is not None else sandbox.Limits()
-    program = verification.check_program(source, examples)
+    program = checking.check_program(source, examples)
     result = sandbox.run_python(program, limits, require=policy.require)
     if result.refused:
-        return verification.Report(), list(result.isolation), result.refused
+        return checking.Report(), list(result.isolation), result.refused
     stopped = ""
     if result.timed_out:
         stopped = f"timed out after {limits.timeout_s:g} s"
@@ -197,7 +197,7 @@ def run_check(
     elif result.exit_code not in (0, None):
         tail = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.exit_code}"]
         stopped = f"crashed: {tail[0][:200]}"
-    report = verification.parse_report(result.stdout, examples, stopped)
+    report = checking.parse_report(result.stdout, examples, stopped)
     return report, list(result.isolation), None
 
 
@@ -273,14 +273,14 @@ def rank(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.passed, -c.mean_logprob))
 
 
-def verify(task: Task, policy: Policy) -> tuple[verification.Report, str | None]:
+def verify(task: Task, policy: Policy) -> tuple[checking.Report, str | None]:
     """Run the function's examples against its current body: (report, refusal or None)."""
     if not task.examples:
-        return verification.Report(), f"{task.target.name} has no examples to run"
+        return checking.Report(), f"{task.target.name} has no examples to run"
     if not policy.enable:
-        return verification.Report(), "the sandbox is off (sandbox.enable)"
+        return checking.Report(), "the sandbox is off (sandbox.enable)"
     if missing := sandbox_missing():
-        return verification.Report(), missing
+        return checking.Report(), missing
     report, _, refused = run_check(task.text, task.examples, policy)
     return report, refused
 

@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 from lsprotocol import types
 
-from reason_lsp import code_actions, generation, verification
+from reason_lsp import checking, code_actions, generation, verification
 from reason_lsp.diagnostics import SOURCE
 from reason_lsp.documents import Snapshot
 from reason_lsp.engine import Cancelled, EngineUnavailable
@@ -144,6 +144,9 @@ class GenerationService:
             snapshot, task = self._task(args, need_stub=True)
         except generation.GenerationError as exc:
             return self._finish(GenerateResult(False, False, str(exc)))
+        except Exception as exc:  # a bug costs this command, not the server
+            log.exception("generation failed for %s", args.uri)
+            return self._finish(GenerateResult(False, False, f"generation failed: {exc}"))
         if not self._engine_ready():
             return self._finish(GenerateResult(False, False, "the model is not ready"))
         settings = ls.settings
@@ -247,17 +250,17 @@ class GenerationService:
         failure = report.first_failure()
         if failure is not None:
             summary += f"; first failure: {failure.example.label()}: "
-            summary += verification.failure_message(failure)
+            summary += checking.failure_message(failure)
         return self._said(VerifyResult(report.passed, report.total, summary))
 
-    def _diagnostic(self, snapshot: Snapshot, result: verification.ExampleResult):
+    def _diagnostic(self, snapshot: Snapshot, result: checking.ExampleResult):
         line = min(result.example.line, snapshot.index.line_count - 1)
         text = snapshot.index.line_text(line)
         start = snapshot.index.line_starts[line] + len(text) - len(text.lstrip())
         end = snapshot.index.line_starts[line] + len(text.rstrip())
         return types.Diagnostic(
             range=snapshot.index.range_at(start, end, snapshot.encoding),
-            message=verification.failure_message(result),
+            message=checking.failure_message(result),
             severity=types.DiagnosticSeverity.Warning,
             source=SOURCE,
             code=FAILED_CODE,

@@ -1,4 +1,4 @@
-"""Verification's pure core: which function, which examples, and the program that checks them.
+"""Verification's pure core: which function, and which examples check it.
 
 Nothing here runs code. With a tree-sitter tree of a Python file it:
 
@@ -8,11 +8,7 @@ Nothing here runs code. With a tree-sitter tree of a Python file it:
   ``assert`` statements of test functions in the workspace's ``test_*.py`` /
   ``*_test.py`` files that mention the function (:func:`doctest_examples`,
   :func:`asserts_from_tests`);
-- builds the check program (:func:`check_program`): it executes the module with a
-  candidate body, runs every example in its namespace and prints one marked JSON
-  line per example, so one sandbox run gives per-example pass/fail, and a run cut
-  short by a timeout still reports the examples it finished
-  (:func:`parse_report`).
+- the program that runs them is :mod:`reason_lsp.checking`.
 """
 
 from __future__ import annotations
@@ -20,16 +16,14 @@ from __future__ import annotations
 import ast
 import builtins
 import doctest
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import tree_sitter
 
 from reason_lsp.positions import TextIndex, encode
 
-MARK = "@@reason-lsp-check@@"
 MAX_TEST_FILES = 200
 MAX_TEST_FILE_BYTES = 256_000
 _SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
@@ -76,33 +70,6 @@ class Example:
     def label(self) -> str:
         where = f"{Path(self.path).name}:{self.line + 1}" if self.path else f"line {self.line + 1}"
         return f"{self.source.strip().splitlines()[0]} ({where})"
-
-
-@dataclass
-class ExampleResult:
-    example: Example
-    ok: bool
-    got: str = ""
-    error: str = ""
-
-
-@dataclass
-class Report:
-    """Per-example outcome of one check program run."""
-
-    results: list[ExampleResult] = field(default_factory=list)
-    module_error: str = ""  # the module itself failed to run
-
-    @property
-    def passed(self) -> int:
-        return sum(r.ok for r in self.results)
-
-    @property
-    def total(self) -> int:
-        return len(self.results)
-
-    def first_failure(self) -> ExampleResult | None:
-        return next((r for r in self.results if not r.ok), None)
 
 
 # ---- the function -------------------------------------------------------------------
@@ -169,8 +136,9 @@ def target_of(node: tree_sitter.Node, text: str, index: TextIndex) -> Target:
         newline = text.find("\n", end)
         header_end = len(text) if newline < 0 else newline + 1
     else:
-        colon = next(c for c in node.children if c.type == ":")
-        header_end = index.offset_at_byte(colon.end_byte)
+        colon = next((c for c in node.children if c.type == ":"), None)
+        end_byte = colon.end_byte if colon is not None else (block or node).start_byte
+        header_end = index.offset_at_byte(end_byte)
         newline = text.find("\n", header_end)
         rest = text[header_end : newline if newline >= 0 else len(text)]
         if not rest.strip() or rest.strip().startswith("#"):
@@ -334,93 +302,3 @@ def asserts_from_tests(
                 continue
             stack.extend(reversed(node.children))
     return out
-
-
-# ---- the check program --------------------------------------------------------------
-
-_PROGRAM = """\
-import contextlib, doctest, io, json, sys, traceback
-DATA = json.loads({data!r})
-OUT = sys.stdout
-def emit(**record):
-    OUT.write({mark!r} + json.dumps(record) + "\\n")
-    OUT.flush()
-def last_line(exc):
-    return traceback.format_exception_only(type(exc), exc)[-1]
-ns = {{"__name__": "__reason_candidate__", "__builtins__": __builtins__}}
-try:
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        exec(compile(DATA["source"], DATA["filename"], "exec"), ns)
-except BaseException as exc:
-    emit(module=last_line(exc).strip()[:500])
-    raise SystemExit(0)
-checker = doctest.OutputChecker()
-for i, ex in enumerate(DATA["examples"]):
-    buf, ok, error = io.StringIO(), False, ""
-    doc = ex["kind"] == "doctest"
-    try:
-        with contextlib.redirect_stdout(buf):
-            exec(compile(ex["source"], "<example>", "single" if doc else "exec"), ns)
-        if doc and ex["exc_msg"] is not None:
-            error = "expected an exception: " + ex["exc_msg"].strip()
-        else:
-            ok = not doc or checker.check_output(ex["want"], buf.getvalue(), ex["flags"])
-    except BaseException as exc:
-        message = last_line(exc)
-        if doc and ex["exc_msg"] is not None:
-            ok = checker.check_output(ex["exc_msg"], message, ex["flags"])
-        if not ok:
-            error = message.strip() if message.strip() != "AssertionError" else "assertion failed"
-    emit(i=i, ok=bool(ok), got=buf.getvalue()[:500], error=error[:500])
-"""
-
-
-def check_program(source: str, examples: list[Example], filename: str = "<module>") -> str:
-    """A program that runs ``source`` as a module, then each example against it."""
-    data = {
-        "source": source,
-        "filename": filename,
-        "examples": [
-            {"kind": e.kind, "source": e.source, "want": e.want, "exc_msg": e.exc_msg,
-             "flags": e.flags}
-            for e in examples
-        ],
-    }  # fmt: skip
-    return _PROGRAM.format(data=json.dumps(data), mark=MARK)
-
-
-def parse_report(stdout: str, examples: list[Example], stopped: str = "") -> Report:
-    """Per-example results from the check program's output; ``stopped`` says why
-    examples without a result did not finish (a timeout, a limit, a crash)."""
-    report = Report()
-    seen: dict[int, ExampleResult] = {}
-    for line in stdout.splitlines():
-        if not line.startswith(MARK):
-            continue
-        try:
-            record = json.loads(line[len(MARK) :])
-        except ValueError:
-            continue
-        if "module" in record:
-            report.module_error = str(record["module"])
-        elif isinstance(record.get("i"), int) and 0 <= record["i"] < len(examples):
-            i = record["i"]
-            seen[i] = ExampleResult(
-                examples[i], bool(record.get("ok")), str(record.get("got", "")),
-                str(record.get("error", "")),
-            )  # fmt: skip
-    missing = report.module_error or stopped or "did not finish"
-    if report.module_error:
-        missing = f"the module failed to run: {report.module_error}"
-    report.results = [seen.get(i) or ExampleResult(e, False, "", missing)
-                      for i, e in enumerate(examples)]  # fmt: skip
-    return report
-
-
-def failure_message(result: ExampleResult) -> str:
-    """A one-line human description of a failed example."""
-    if result.error:
-        return f"example failed: {result.error}"
-    want = (result.example.exc_msg or result.example.want).strip() or "(nothing)"
-    got = result.got.strip() or "(nothing)"
-    return f"example failed: expected {want}, got {got}"

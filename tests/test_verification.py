@@ -14,7 +14,7 @@ import pytest
 import tree_sitter
 import tree_sitter_python
 
-from reason_lsp import generation, verification
+from reason_lsp import checking, generation, verification
 from reason_lsp.engine import Sample
 
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
@@ -136,21 +136,21 @@ def test_check_program_reports_each_example() -> None:
     test = verification.Example("assert", "assert add(1, 1) == 3", line=9, path="t.py")
     examples = [*verification.doctest_examples(t), test]
     body = "    print('noise')\n    return a + b"
-    program = verification.check_program(t.insert(SOURCE, body), examples)
-    report = verification.parse_report(run_plain(program), examples)
+    program = checking.check_program(t.insert(SOURCE, body), examples)
+    report = checking.parse_report(run_plain(program), examples)
     assert [r.ok for r in report.results] == [False, True, False]
     assert report.results[0].got == "noise\n5\n"
     assert report.results[2].error == "assertion failed"
-    assert "expected 5" in verification.failure_message(report.results[0])
+    assert "expected 5" in checking.failure_message(report.results[0])
 
 
 def test_check_program_module_error_and_unfinished_examples() -> None:
     t = target("add")
     examples = verification.doctest_examples(t)
-    broken = verification.check_program("import no_such_module_here\n", examples)
-    report = verification.parse_report(run_plain(broken), examples)
+    broken = checking.check_program("import no_such_module_here\n", examples)
+    report = checking.parse_report(run_plain(broken), examples)
     assert report.passed == 0 and "No module named" in report.module_error
-    cut = verification.parse_report("", examples, stopped="timed out after 1 s")
+    cut = checking.parse_report("", examples, stopped="timed out after 1 s")
     assert [r.error for r in cut.results] == ["timed out after 1 s"] * 2
 
 
@@ -168,8 +168,8 @@ def test_candidates_parse_filter_and_ranking() -> None:
         ("    return a + b", 2), ("    return a - b", 1)
     ]  # fmt: skip
     good, bad = candidates
-    good.report = verification.Report([verification.ExampleResult(e, True) for e in task.examples])
-    bad.report = verification.Report([verification.ExampleResult(e, False) for e in task.examples])
+    good.report = checking.Report([checking.ExampleResult(e, True) for e in task.examples])
+    bad.report = checking.Report([checking.ExampleResult(e, False) for e in task.examples])
     assert generation.rank([bad, good]) == [good, bad]  # tests first, log-probability second
     bad.report = good.report
     assert generation.rank([good, bad]) == [bad, good]
