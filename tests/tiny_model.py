@@ -85,3 +85,12 @@ def make_random_model(folder: Path, specials: list[str]) -> Path:
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+if __name__ == "__main__":
+    # python tests/tiny_model.py OUT_DIR [TEXT_FILE]: for tests outside pytest (VS Code e2e).
+    import sys
+
+    out_dir = Path(sys.argv[1])
+    source = Path(sys.argv[2]).read_text() if len(sys.argv) > 2 else MEMO
+    print(build_memorizing_model(out_dir, text=source))

@@ -121,6 +121,11 @@ before(async () => {
   codeServer = new CodeServer({ node: node24(), entry: codeServerEntry, root, extraEnv: serverEnv });
   userSettings = {
     'reasonLsp.interpreter': python,
+    // A tiny model that knows e2e/memo.py by heart (scripts/test.sh builds it), so what the
+    // editor shows is known; without it the server's default model is used.
+    ...(process.env.REASON_E2E_MODEL
+      ? { 'reasonLsp.model': process.env.REASON_E2E_MODEL, 'reasonLsp.generation.samples': 2 }
+      : {}),
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
     'workbench.welcomePage.walkthroughs.openOnInstall': false,
@@ -162,9 +167,10 @@ async function serverStarted(page) {
 /** Waits until the model has finished loading (ready, error or syntax only); returns the status text. */
 async function modelSettled(page) {
   await serverStarted(page);
+  // "running" only means the server is up: its model state has not been reported yet.
   return waitUntil(async () => {
     const s = await reasonStatus(page);
-    return /loading|starting/.test(s) ? '' : s;
+    return /ready|error|syntax only|not running|stopped/.test(s) ? s : '';
   }, 'the model to load', 150_000);
 }
 
@@ -236,7 +242,12 @@ test('Reason: Generate implementation inserts a body into a stub', { timeout: SC
       const body = lines.slice(docstringEnd + 1).filter((line) => line.trim().length > 0);
       return body.length > 0 ? lines : undefined;
     }, 'a body after the docstring', 180_000);
-    assert.ok(after.length > before.length, `the stub should grow: ${JSON.stringify(after)}`);
+    const code = (lines) => lines.filter((line) => line.trim().length > 0);
+    assert.ok(code(after).length > code(before).length, `the stub should grow: ${JSON.stringify(after)}`);
+    if (process.env.REASON_E2E_MODEL) {
+      // The e2e model knows e2e/memo.py, whose multiply returns a * b (doctest: 3 * 4 == 12).
+      assert.ok(after.some((line) => line.trim() === 'return a * b'), `the memorized body: ${JSON.stringify(after)}`);
+    }
     assert.equal(after[0], before[0], 'the signature stays');
     console.log(`# generated:\n${after.join('\n')}`);
     await shot(page, 'generate');
@@ -257,6 +268,12 @@ async function setStringSetting(page, key, title, value) {
   await input.press('Tab');
   await waitUntil(() => codeServer.readUserSettings().includes(JSON.stringify(value)), `${key} saved to settings.json`, 15_000);
   // The settings editor may open as a modal over the editors: close it.
+  // A modal settings editor has its own close button; Escape would also dismiss the
+  // notifications a scenario is waiting for.
+  const close = page.locator('.monaco-modal-editor-block [aria-label^="Close"]').first();
+  if ((await editor.isVisible()) && (await close.count()) > 0) {
+    await close.click({ timeout: 5_000 }).catch(() => {});
+  }
   for (let i = 0; i < 3 && (await editor.isVisible()); i++) {
     await page.keyboard.press('Escape');
     await page.waitForTimeout(300);

@@ -55,6 +55,17 @@ if ! stamp_ok e2e/node_modules e2e/package-lock.json; then
   echo "code-server install: $(( $(date +%s) - start )) s"
 fi
 
+# A tiny model memorizing e2e/memo.py, so ghost text and generation are deterministic.
+repo=$(cd .. && pwd)
+model_root=$repo/artifacts/vscode-e2e-model
+if ! cmp -s e2e/memo.py "$model_root/memo.py" || [ ! -f "$model_root/model/config.json" ]; then
+  step "building the e2e model (a tiny model memorizing e2e/memo.py)"
+  rm -rf "$model_root"
+  OMP_NUM_THREADS=1 "$repo/.venv/bin/python" "$repo/tests/tiny_model.py" "$model_root" e2e/memo.py
+  cp e2e/memo.py "$model_root/memo.py"
+fi
+export REASON_E2E_MODEL=$model_root/model
+
 step "end-to-end test in code-server"
 start=$(date +%s)
 npm run -s test:e2e
