@@ -244,7 +244,9 @@ def _merge_split_words(text: str, scores: list) -> list:
             and s.top_text.strip()
             and text[nxt.start : nxt.end].strip()
         ):
-            out.append(replace(s, start=nxt.start, end=nxt.end, top_text=s.top_text[len(token) :]))
+            # The written word costs both tokens; its alternative is the space's top choice.
+            merged = replace(s, start=nxt.start, end=nxt.end, top_text=s.top_text[len(token) :])
+            out.append(replace(merged, surprisal=s.surprisal + nxt.surprisal))
             skip = i + 1
             continue
         out.append(s)
