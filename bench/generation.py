@@ -80,7 +80,12 @@ def run_problem(problem: Problem, decoder, args, policy) -> dict:
     started = time.perf_counter()
     tree = PARSER.parse(problem.text.encode())
     offset = problem.text.index(f"def {problem.entry}(")
-    task = generation.prepare(problem.text, tree, offset, PARSER)
+    try:
+        task = generation.prepare(problem.text, tree, offset, PARSER)
+    except generation.GenerationError as exc:  # e.g. code before the docstring: no stub
+        return {"problem": problem.name, "greedy": False, "first": False, "reranked": False,
+                "parsed": 0, "examples": 0, "seconds": 0.0, "summary": str(exc),
+                "unprepared": True}  # fmt: skip
     visible = task.examples[:2] if problem.judge == "doctests" else task.examples
     shown = dataclasses.replace(task, examples=visible)
 
@@ -112,8 +117,9 @@ def report(title: str, rows: list[dict], args) -> None:
     rate = {k: sum(r[k] for r in rows) / n for k in ("greedy", "first", "reranked")}
     per = sum(r["seconds"] for r in rows) / n
     with_examples = sum(r["examples"] > 0 for r in rows)
-    print(f"\n{title}: {n} problems ({with_examples} with visible examples), "
-          f"N={args.samples}, T={args.temperature}")  # fmt: skip
+    unprepared = sum(r.get("unprepared", False) for r in rows)
+    print(f"\n{title}: {n} problems ({with_examples} with visible examples, {unprepared} not "
+          f"a stub, counted as failed), N={args.samples}, T={args.temperature}")  # fmt: skip
     print(f"  pass@1 greedy                  {rate['greedy']:6.1%}")
     print(f"  pass@1 first sample            {rate['first']:6.1%}")
     print(f"  pass@1 sandbox-reranked of {args.samples:<3} {rate['reranked']:6.1%}")
@@ -131,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="at most K problems per set")
     parser.add_argument("--humaneval", action="store_true", help="also run HumanEval")
     parser.add_argument("--humaneval-limit", type=int, default=0)
+    parser.add_argument("--no-local", action="store_true", help="skip bench/problems")
     parser.add_argument("--json", action="store_true", help="one JSON line per problem too")
     args = parser.parse_args(argv)
     decoder = load_decoder(args.model, args.device)
     policy = generation.Policy(limits=sandbox.Limits(timeout_s=5.0, cpu_s=5))
     print(f"model {args.model}; sandbox isolation: {', '.join(sandbox.available_isolation())}")
-    sets = [("bench/problems", local_problems())]
+    sets = [] if args.no_local else [("bench/problems", local_problems())]
     if args.humaneval:
         try:
             sets.append(("HumanEval", humaneval_problems()))
