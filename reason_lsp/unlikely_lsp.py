@@ -7,9 +7,10 @@ cached per region key. The diagnostics provider maps cached flags of the
 *current* regions onto the snapshot it is asked about, so a flag is only shown
 where the text it was computed from still stands, and never for an old version.
 
-The quick fix replaces the span with the model's alternative. Checking the fix by
-running the function's examples in the sandbox is left to the generation feature
-(``verify_replacement`` is the hook); until it answers, the fix says "unverified".
+The quick fix replaces the span with the model's alternative. When the enclosing
+function has examples (doctests, asserts in the workspace's tests), the fix is run
+against them in the sandbox first: only a passing fix is preferred, a failing one
+is not offered, and without examples the action says "unverified".
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import tree_sitter
@@ -37,9 +39,28 @@ CODE = "unlikely-code"
 QUIET_SECONDS = 0.4
 
 
-def verify_replacement(snapshot: Snapshot, start: int, end: int, replacement: str) -> bool | None:
-    """Whether the function's examples pass with the fix; None when it cannot tell (yet)."""
-    return None
+def verify_replacement(
+    text: str, start: int, end: int, replacement: str, parser, settings, root: str | None = None
+) -> bool | None:
+    """Whether the enclosing function's examples (doctests, asserts in the workspace's
+    tests) all pass in the sandbox with the fix applied; None when there is nothing to
+    run or no sandbox to run it in."""
+    from reason_lsp import generation  # the examples and the sandbox live there
+
+    fixed = text[:start] + replacement + text[end:]
+    tree = parser.parse(fixed.encode("utf-8", "surrogatepass"))
+    try:
+        task = generation.prepare(
+            fixed, tree, start, parser, Path(root) if root else None, need_stub=False
+        )
+    except generation.GenerationError:
+        return None
+    if not task.examples:
+        return None
+    report, refused = generation.verify(task, generation.policy_from_settings(settings))
+    if refused or not report.total:
+        return None
+    return report.passed == report.total
 
 
 class UnlikelyService:
@@ -47,6 +68,8 @@ class UnlikelyService:
         self.server = server
         self.flags: dict[str, dict[str, list[unlikely.Flag]]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: Sandbox verdicts of quick fixes: (uri, version, start, end, replacement) -> bool | None.
+        self.verified: dict[tuple, bool | None] = {}
         self.scored_regions = 0
 
     def enabled(self) -> bool:
@@ -70,6 +93,7 @@ class UnlikelyService:
         self._tasks[uri] = self.server.run_task(self._run(uri), f"unlikely {uri}")
 
     def forget(self, uri: str) -> None:
+        self.verified = {k: v for k, v in self.verified.items() if k[0] != uri}
         task = self._tasks.pop(uri, None)
         if task is not None:
             task.cancel()
@@ -202,11 +226,20 @@ def register(server: ReasonLanguageServer) -> None:
     )
 
 
-def quick_fixes(ls: ReasonLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-    """Replace an unlikely span with the model's alternative (one action per diagnostic)."""
+async def quick_fixes(
+    ls: ReasonLanguageServer, params: types.CodeActionParams
+) -> list[types.CodeAction]:
+    """Replace an unlikely span with the model's alternative (one action per diagnostic).
+
+    A fix whose function has examples is run against them first (off the event loop,
+    cached per document version): only a fix that passes is preferred, and one that
+    fails is not offered.
+    """
     snapshot = ls.snapshot(params.text_document.uri)
     if snapshot is None:
         return []
+    state = ls.documents.get(snapshot.uri)
+    parser = state.parser if state is not None else None
     actions = []
     for diagnostic in params.context.diagnostics:
         if diagnostic.code != CODE or not isinstance(diagnostic.data, dict):
@@ -216,10 +249,21 @@ def quick_fixes(ls: ReasonLanguageServer, params: types.CodeActionParams) -> lis
             continue
         start = snapshot.index.offset_at(diagnostic.range.start, snapshot.encoding)
         end = snapshot.index.offset_at(diagnostic.range.end, snapshot.encoding)
-        verified = verify_replacement(snapshot, start, end, replacement)
-        note = {True: "examples pass", False: "examples fail", None: "unverified"}[verified]
+        verified = None
+        if parser is not None and ls.settings.sandbox_enable:
+            key = (snapshot.uri, snapshot.version, start, end, replacement)
+            if key not in ls.unlikely.verified:
+                if len(ls.unlikely.verified) > 256:
+                    ls.unlikely.verified.clear()
+                root = ls.workspace.root_path
+                ls.unlikely.verified[key] = await asyncio.to_thread(
+                    verify_replacement,
+                    snapshot.text, start, end, replacement, parser, ls.settings, root,
+                )  # fmt: skip
+            verified = ls.unlikely.verified[key]
         if verified is False:
             continue
+        note = "examples pass" if verified else "unverified"
         edit = types.TextEdit(range=diagnostic.range, new_text=replacement)
         actions.append(
             types.CodeAction(

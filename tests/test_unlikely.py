@@ -169,3 +169,35 @@ def test_check_cli_reports_the_mutation_with_the_model(
     assert [r["message"] for r in warned] == ['unusual code: "3" here; the model expects "2"']
     assert main(["check", "--no-model", "--format", "json", str(path)]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+SMALLER = '''def smaller(a, b):
+    """The smaller of a and b.
+
+    >>> smaller(2, 3)
+    2
+    >>> smaller(5, 1)
+    1
+    """
+    return a if a <= b else b
+
+
+def plain(a, b):
+    return a if a <= b else b
+'''
+
+
+@pytest.mark.parametrize(
+    ("which", "replacement", "verdict"),
+    [("smaller", "<", True), ("smaller", ">", False), ("plain", ">", None)],
+)
+def test_quick_fix_is_checked_against_the_functions_examples_in_the_sandbox(
+    which: str, replacement: str, verdict: bool | None
+) -> None:
+    from reason_lsp.settings import Settings
+    from reason_lsp.unlikely_lsp import verify_replacement
+
+    body = SMALLER.index("return", SMALLER.index(f"def {which}"))
+    start = SMALLER.index("<=", body)
+    result = verify_replacement(SMALLER, start, start + 2, replacement, PARSER, Settings())
+    assert result is verdict
