@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 
 from reason_lsp import fim
-from reason_lsp.training.lm import LM, ident_lead, is_name  # noqa: F401  (re-exported)
+from reason_lsp.training.lm import LM
 
 SPLITS = (Path("data/corpus/valid_stdlib.jsonl"), Path("data/corpus/valid_thirdparty.jsonl"))
 TASKS = ("bpb", "line", "ident", "fim")
