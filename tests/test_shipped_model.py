@@ -111,3 +111,23 @@ def test_greedy_continuations_parse(lm, prompt):
         text, reason = lm.generate(ids, healed, max_new=64, stop_at_newline=False)
     cut = _parsable_cut(prompt, text, finished=reason == "eos")
     assert cut is not None, f"no line of {text!r} completes {prompt!r} as Python"
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_model(tmp_path):
+    """`pip install` of the built wheel works offline: the model is inside the package."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = MODEL.parent.parent
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "-q", "-w", str(tmp_path)],
+        check=True,
+        timeout=600,
+    )
+    (wheel,) = tmp_path.glob("reason_lsp-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    inside = f"reason_lsp/models/{MODEL.name}"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "fim.json", "README.md"):
+        assert f"{inside}/{name}" in names
