@@ -58,8 +58,32 @@ def _eval_table(report: dict) -> list[str]:
     return rows
 
 
+def _goals(report: dict) -> tuple[list[str], list[str]]:
+    """Which of the project's goals every split meets."""
+    checks = {
+        "bits/byte under 0.8": lambda s: s["bpb"]["bits_per_byte"] < 0.8,
+        "next-line exact match of 30%": lambda s: s["next_line"]["exact"] >= 0.3,
+        "identifier top-1 at 3x Jedi": lambda s: (
+            s["identifier"]["model_top1"] >= 3 * s["identifier"]["jedi_top1"]
+        ),
+    }
+    met, missed = [], []
+    for name, check in checks.items():
+        try:
+            ok = all(check(split) for split in report["splits"].values())
+        except (KeyError, TypeError):
+            continue
+        (met if ok else missed).append(name)
+    return met, missed
+
+
 def render(
-    model_dir: Path, manifest: dict, report: dict | None, command: str, eval_command: str
+    model_dir: Path,
+    manifest: dict,
+    report: dict | None,
+    command: str,
+    eval_command: str,
+    notes: str = "",
 ) -> str:
     config = json.loads((model_dir / "config.json").read_text())
     stats = json.loads((model_dir / "training_stats.json").read_text())
@@ -123,13 +147,17 @@ def render(
     ]
     if report is not None:
         lines += [*_eval_table(report), "", f"Command: `{eval_command}`", ""]
+        met, missed = _goals(report)
         lines += [
             "Goals from the project: under 0.8 bits/byte, next-line exact match at or above",
-            "30%, identifier top-1 at three times Jedi's. A model of this size trained for this",
-            "long on two CPU cores does not reach them; more tokens (a GPU run) and a bigger",
-            "model are what move them.",
+            "30%, identifier top-1 at three times Jedi's or better.",
+            f"Met on both held-out splits: {', '.join(met) or 'none'}. "
+            f"Not met: {', '.join(missed) or 'none'}. More tokens (a GPU run) and a bigger "
+            "model are what move the rest.",
             "",
         ]
+    if notes:
+        lines += ["## Known weaknesses", "", notes, ""]
     lines += [
         "## Data",
         "",
@@ -166,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="JSON from reason-lsp eval --full --json")
     parser.add_argument("--command", required=True, help="the training command")
     parser.add_argument("--eval-command", default="")
+    parser.add_argument("--notes", default="", help="known weaknesses, in prose")
     args = parser.parse_args(argv)
     manifest = json.loads(args.manifest.read_text())
     report = json.loads(args.report.read_text()) if args.report else None
-    text = render(args.model_dir, manifest, report, args.command, args.eval_command)
+    text = render(args.model_dir, manifest, report, args.command, args.eval_command, args.notes)
     (args.model_dir / "README.md").write_text(text + "\n", encoding="utf-8")
     return 0
 
