@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from reason_lsp import completion, languages  # noqa: E402
-from reason_lsp.completion_lsp import LINE_TOKENS  # noqa: E402
+from reason_lsp.completion import LINE_TOKENS  # noqa: E402
 
 CORPUS = ROOT / "data" / "corpus"
 CORPUS_FILES = ("valid_thirdparty.jsonl", "valid_stdlib.jsonl")

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _ask_model(args, plan, text, offset, tree, parser) -> list[dict[str, object]]:
     from reason_lsp import completion
-    from reason_lsp.engine import EngineConfig, GenerateRequest, loader
+    from reason_lsp.engine import EngineConfig, loader
     from reason_lsp.engine.decoder import Decoder
 
     config = EngineConfig(model=args.model, device=args.device, context_tokens=args.context_tokens)
@@ -81,20 +81,15 @@ def _ask_model(args, plan, text, offset, tree, parser) -> list[dict[str, object]
     except (OSError, RuntimeError) as exc:
         print(f"reason-lsp complete: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    budget = args.max_new_tokens if plan.mode == "block" else min(48, args.max_new_tokens)
     items: list[dict[str, object]] = []
     if plan.after_dot:
-        prefix = plan.prefix[: len(plan.prefix) - len(plan.word)]
-        request = GenerateRequest(prefix=prefix, suffix=plan.suffix, header=plan.header)
+        request = completion.members_request(plan)
         for name, _ in decoder.identifiers(request, "", k=5):
             if name.startswith(plan.word):
                 items.append({"text": name, "kind": "member", "replace": len(plan.word)})
-    request = GenerateRequest(
-        prefix=plan.prefix,
-        suffix=plan.suffix,
-        header=plan.header,
-        max_new_tokens=budget,
-        stop=completion.stop_rule(plan),
+    request = completion.generate_request(
+        plan,
+        args.max_new_tokens,
         samples=max(1, args.samples),
         temperature=0.8 if args.samples > 1 else 0.0,
         seed=0,

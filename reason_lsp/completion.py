@@ -24,6 +24,7 @@ from typing import Literal
 
 import tree_sitter
 
+from reason_lsp.engine import GenerateRequest
 from reason_lsp.positions import encode, point_after, point_at_byte
 
 Mode = Literal["line", "block"]
@@ -35,6 +36,8 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 CHARS_PER_TOKEN = 3.2
 WINDOW_STEP_LINES = 32
 MAX_BLOCK_LINES = 12
+#: A one-line completion never needs more tokens than this.
+LINE_TOKENS = 48
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,25 @@ def stop_rule(p: Plan) -> Callable[[str], int | None]:
         return None
 
     return block_end
+
+
+def generate_request(p: Plan, max_new_tokens: int, **extra) -> GenerateRequest:
+    """The engine request for a plan: its prompt parts, token budget and stop rule."""
+    budget = max_new_tokens if p.mode == "block" else min(LINE_TOKENS, max_new_tokens)
+    return GenerateRequest(
+        prefix=p.prefix,
+        suffix=p.suffix,
+        header=p.header,
+        max_new_tokens=budget,
+        stop=stop_rule(p),
+        **extra,
+    )
+
+
+def members_request(p: Plan, **extra) -> GenerateRequest:
+    """The request whose continuation is the member name after ``name.`` (word removed)."""
+    prefix = p.prefix[: len(p.prefix) - len(p.word)]
+    return GenerateRequest(prefix=prefix, suffix=p.suffix, header=p.header, **extra)
 
 
 def _strip_suffix_overlap(completion: str, line_suffix: str) -> str:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LINE_TOKENS = 48
 STATS_METHOD = "reasonLsp/stats"
 
 
@@ -109,19 +108,7 @@ class CompletionService:
         )
         if plan is None:
             return None
-        budget = (
-            settings.max_new_tokens
-            if plan.mode == "block"
-            else min(LINE_TOKENS, settings.max_new_tokens)
-        )
-        request = GenerateRequest(
-            prefix=plan.prefix,
-            suffix=plan.suffix,
-            header=plan.header,
-            max_new_tokens=budget,
-            stop=completion.stop_rule(plan),
-            key=uri,
-        )
+        request = completion.generate_request(plan, settings.max_new_tokens, key=uri)
         stats.model_calls += 1
         try:
             generation = await self._run(self.server.engine.submit(request), request)
@@ -192,10 +179,7 @@ class CompletionService:
         engine = self.server.engine
         if not hasattr(engine, "run"):
             return []
-        prefix = plan.prefix[: len(plan.prefix) - len(plan.word)]
-        request = GenerateRequest(
-            prefix=prefix, suffix=plan.suffix, header=plan.header, key=snapshot.uri
-        )
+        request = completion.members_request(plan, key=snapshot.uri)
         future = engine.run(
             lambda d: d.identifiers(request, "", k=5),
             request.cancel_event,
