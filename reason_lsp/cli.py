@@ -44,6 +44,29 @@ class Subcommand:
     delegate: str | None = None
 
 
+def read_position(
+    prog: str, path: Path, line: int, col: int | None = None
+) -> tuple[str, int] | None:
+    """A file's text and the offset of 1-based ``line``/``col`` (no ``col``: the line's first
+    non-blank character); None, after saying why on stderr, when it cannot be read or
+    the position is outside it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"reason-lsp {prog}: cannot read {path}: {exc}", file=sys.stderr)
+        return None
+    lines = text.split("\n")
+    where = f"line {line}" if col is None else f"{line}:{col}"
+    if not 1 <= line <= len(lines) or (
+        col is not None and not 1 <= col <= len(lines[line - 1]) + 1
+    ):
+        print(f"reason-lsp {prog}: {where} is outside {path}", file=sys.stderr)
+        return None
+    current = lines[line - 1]
+    column = len(current) - len(current.lstrip()) if col is None else col - 1
+    return text, sum(len(x) + 1 for x in lines[: line - 1]) + column
+
+
 # -- check -------------------------------------------------------------------------
 
 SEVERITY_NAMES = {1: "error", 2: "warning", 3: "information", 4: "hint"}

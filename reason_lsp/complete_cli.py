@@ -31,20 +31,13 @@ def run(args: argparse.Namespace) -> int:
     import tree_sitter
 
     from reason_lsp import completion, languages
+    from reason_lsp.cli import read_position
     from reason_lsp.positions import TextIndex
 
-    try:
-        text = args.file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"reason-lsp complete: cannot read {args.file}: {exc}", file=sys.stderr)
+    found = read_position("complete", args.file, args.line, args.col)
+    if found is None:
         return 2
-    lines = text.split("\n")
-    if not 1 <= args.line <= len(lines) or not 1 <= args.col <= len(lines[args.line - 1]) + 1:
-        print(
-            f"reason-lsp complete: {args.line}:{args.col} is outside {args.file}", file=sys.stderr
-        )
-        return 2
-    offset = sum(len(line) + 1 for line in lines[: args.line - 1]) + args.col - 1
+    text, offset = found
     grammar = languages.resolve(path=str(args.file))
     parser = tree_sitter.Parser(grammar[1]) if grammar else None
     tree = parser.parse(text.encode("utf-8")) if parser else None

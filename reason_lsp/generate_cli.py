@@ -53,18 +53,12 @@ def run(args: argparse.Namespace) -> int:
     import tree_sitter
 
     from reason_lsp import generation, languages
+    from reason_lsp.cli import read_position
 
-    try:
-        text = args.file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"reason-lsp generate: cannot read {args.file}: {exc}", file=sys.stderr)
+    found = read_position("generate", args.file, args.line)
+    if found is None:
         return 2
-    lines = text.split("\n")
-    if not 1 <= args.line <= len(lines):
-        print(f"reason-lsp generate: line {args.line} is outside {args.file}", file=sys.stderr)
-        return 2
-    line = lines[args.line - 1]
-    offset = sum(len(x) + 1 for x in lines[: args.line - 1]) + len(line) - len(line.lstrip())
+    text, offset = found
     parser = tree_sitter.Parser(languages.load("python"))
     tree = parser.parse(text.encode("utf-8"))
     root = args.root or args.file.resolve().parent
