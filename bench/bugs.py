@@ -68,7 +68,8 @@ sys.path.insert(0, str(ROOT))
 
 import tree_sitter  # noqa: E402
 
-from reason_lsp import languages, unlikely  # noqa: E402
+from reason_lsp.features.unlikely import flags as unlikely  # noqa: E402
+from reason_lsp.text import languages  # noqa: E402
 
 SPLITS = (Path("data/corpus/valid_thirdparty.jsonl"), Path("data/corpus/valid_stdlib.jsonl"))
 KINDS = ("comparison", "variable", "off-by-one", "swap-args", "and-or", "is-eq")
@@ -592,10 +593,9 @@ def main(argv: list[str] | None = None) -> int:
     chosen = choose(candidates(records, parser), args.functions, args.seed, parser)
     log(f"{len(chosen)} mutants from {len(records)} held-out files")
 
-    from reason_lsp.engine import EngineConfig, loader
-    from reason_lsp.engine.decoder import Decoder
+    from reason_lsp.engine import open_decoder
 
-    decoder = Decoder(loader.load(EngineConfig(model=str(args.model))))
+    decoder = open_decoder(str(args.model))
     model_dir = Path(args.model)
     thresholds = unlikely.Thresholds.load(model_dir if model_dir.is_dir() else None)
     calibration = model_dir / unlikely.CALIBRATION

@@ -44,8 +44,9 @@ from pygls.lsp.client import LanguageClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reason_lsp import completion, languages  # noqa: E402
-from reason_lsp.completion import LINE_TOKENS  # noqa: E402
+from reason_lsp.features.completion import plan as completion  # noqa: E402
+from reason_lsp.features.completion.plan import LINE_TOKENS  # noqa: E402
+from reason_lsp.text import languages  # noqa: E402
 
 CORPUS = ROOT / "data" / "corpus"
 CORPUS_FILES = ("valid_thirdparty.jsonl", "valid_stdlib.jsonl")
@@ -344,15 +345,12 @@ def naive_baseline(
     import torch
     from transformers.utils import logging as hf_logging
 
-    from reason_lsp.engine import EngineConfig, GenerateRequest
-    from reason_lsp.engine.decoder import Decoder
-    from reason_lsp.engine.loader import load
+    from reason_lsp.engine import GenerateRequest, open_decoder
 
     hf_logging.disable_progress_bar()
     torch.set_grad_enabled(False)
-    loaded = load(EngineConfig(model=args.model))
-    decoder = Decoder(loaded, args.context_tokens)
-    model = loaded.model
+    decoder = open_decoder(args.model, context_tokens=args.context_tokens)
+    loaded, model = decoder.m, decoder.model
     parser = python_parser()
     pad = loaded.tokenizer.pad_token_id
     pad = pad if pad is not None else loaded.tokenizer.eos_token_id

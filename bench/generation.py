@@ -3,7 +3,7 @@
 ``.venv/bin/python bench/generation.py [--model M] [--samples N] [--limit K] [--humaneval]``
 
 For each problem in ``bench/problems/`` (a stub with four doctests) the model
-writes the body through the generation pipeline (``reason_lsp.generation``):
+writes the body through the generation pipeline (``reason_lsp.features.generation.pipeline``):
 
 - greedy: one body at temperature 0, judged on all doctests;
 - first sample: the first of N samples at the sampling temperature, unverified;
@@ -31,8 +31,11 @@ import tree_sitter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reason_lsp import generation, languages, sandbox  # noqa: E402
-from reason_lsp.generate_cli import load_decoder, sample  # noqa: E402
+from reason_lsp import sandbox  # noqa: E402
+from reason_lsp.cli.generate import load_decoder, sample  # noqa: E402
+from reason_lsp.features.generation import pipeline as generation  # noqa: E402
+from reason_lsp.text import languages  # noqa: E402
+from reason_lsp.verify import runner  # noqa: E402
 
 PARSER = tree_sitter.Parser(languages.load("python"))
 
@@ -65,12 +68,12 @@ def humaneval_problems() -> list[Problem]:
     return out
 
 
-def correct(problem: Problem, task: generation.Task, body: str | None, policy) -> bool:
+def correct(problem: Problem, task: runner.Task, body: str | None, policy) -> bool:
     if body is None:
         return False
     source = task.target.insert(task.text, body)
     if problem.judge == "doctests":
-        report, _, _ = generation.run_check(source, task.examples, policy)
+        report, _, _ = runner.run_check(source, task.examples, policy)
         return report.passed == report.total > 0
     result = sandbox.run_python(source + "\n" + problem.judge, policy.limits)
     return result.exit_code == 0 and not result.timed_out
@@ -81,8 +84,8 @@ def run_problem(problem: Problem, decoder, args, policy) -> dict:
     tree = PARSER.parse(problem.text.encode())
     offset = problem.text.index(f"def {problem.entry}(")
     try:
-        task = generation.prepare(problem.text, tree, offset, PARSER)
-    except generation.GenerationError as exc:  # e.g. code before the docstring: no stub
+        task = runner.prepare(problem.text, tree, offset, PARSER)
+    except runner.TargetError as exc:  # e.g. code before the docstring: no stub
         return {"problem": problem.name, "greedy": False, "first": False, "reranked": False,
                 "parsed": 0, "examples": 0, "seconds": 0.0, "summary": str(exc),
                 "unprepared": True}  # fmt: skip
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON line per problem too")
     args = parser.parse_args(argv)
     decoder = load_decoder(args.model, args.device)
-    policy = generation.Policy(limits=sandbox.Limits(timeout_s=5.0, cpu_s=5))
+    policy = runner.Policy(limits=sandbox.Limits(timeout_s=5.0, cpu_s=5))
     print(f"model {args.model}; sandbox isolation: {', '.join(sandbox.available_isolation())}")
     sets = [] if args.no_local else [("bench/problems", local_problems())]
     if args.humaneval:

@@ -36,9 +36,9 @@ from pygls.lsp.client import LanguageClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reason_lsp import languages  # noqa: E402
-from reason_lsp.documents import DocumentStore  # noqa: E402
-from reason_lsp.positions import TextIndex, encode  # noqa: E402
+from reason_lsp.text import languages  # noqa: E402
+from reason_lsp.text.documents import DocumentStore  # noqa: E402
+from reason_lsp.text.positions import TextIndex, encode  # noqa: E402
 
 # In-process timings use this process's CPU time: the machine may be shared, and
 # wall time would charge other processes' work to the parser.

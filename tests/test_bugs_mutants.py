@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import tree_sitter
 
-from reason_lsp import languages
+from reason_lsp.text import languages
 
 _SPEC = importlib.util.spec_from_file_location(
     "bench_bugs", Path(__file__).resolve().parent.parent / "bench" / "bugs.py"

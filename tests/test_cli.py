@@ -112,8 +112,8 @@ def test_console_entry_point_and_module_agree() -> None:
 
 def test_server_startup_imports_no_torch() -> None:
     code = (
-        "import sys, time; t = time.perf_counter(); import reason_lsp.server, reason_lsp.cli; "
-        "reason_lsp.server.create_server(); "
+        "import sys, time; t = time.perf_counter(); import reason_lsp.app, reason_lsp.cli; "
+        "reason_lsp.app.create_server(); "
         "print(time.perf_counter() - t, 'torch' in sys.modules, 'transformers' in sys.modules)"
     )
     start = time.perf_counter()

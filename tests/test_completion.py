@@ -7,8 +7,8 @@ import tree_sitter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reason_lsp import completion as C
-from reason_lsp import languages
+from reason_lsp.features.completion import plan as C
+from reason_lsp.text import languages
 
 PY = languages.load("python")
 

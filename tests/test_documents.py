@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.workspace import Workspace
 
-from reason_lsp import languages
-from reason_lsp.documents import DocumentStore, apply_changes
-from reason_lsp.positions import UTF8, UTF16
-from reason_lsp.server import ReasonLanguageServer
+from reason_lsp.server.core import ReasonLanguageServer
+from reason_lsp.text import languages
+from reason_lsp.text.documents import DocumentStore, apply_changes
+from reason_lsp.text.positions import UTF8, UTF16
 
 URI = "file:///tmp/example.py"
 

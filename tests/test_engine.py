@@ -12,12 +12,12 @@ torch = pytest.importorskip("torch")
 
 from tiny_model import MEMO, make_random_model  # noqa: E402
 
-from reason_lsp import fim  # noqa: E402
 from reason_lsp.engine import (  # noqa: E402
     Cancelled,
     EngineConfig,
     GenerateRequest,
     create_engine,
+    fim,
     loader,
 )
 from reason_lsp.engine.decoder import Decoder  # noqa: E402

@@ -19,8 +19,14 @@ from helpers import SERVER_COMMAND, did_change_params, edit, expect_notification
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from reason_lsp.generation import sandbox_missing
-from reason_lsp.generation_lsp import GENERATE, VERIFY, GenerateResult, TargetArgs, VerifyResult
+from reason_lsp.features.generation.lsp import (
+    GENERATE,
+    VERIFY,
+    GenerateResult,
+    TargetArgs,
+    VerifyResult,
+)
+from reason_lsp.verify.runner import sandbox_missing
 
 GEN_MEMO = '''def add(a, b):
     """Add two numbers.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reason_lsp import languages
+from reason_lsp.text import languages
 
 
 @pytest.mark.parametrize(

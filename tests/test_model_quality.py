@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from reason_lsp import fim  # noqa: E402
+from reason_lsp.engine import fim  # noqa: E402
 from reason_lsp.training import quality  # noqa: E402
 from reason_lsp.training.tokenizer import train_tokenizer  # noqa: E402
 from reason_lsp.training.train import ModelShape, build_model  # noqa: E402

@@ -1,4 +1,4 @@
-"""Unit tests of reason_lsp.positions: LSP <-> str <-> bytes <-> points."""
+"""Unit tests of reason_lsp.text.positions: LSP <-> str <-> bytes <-> points."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lsprotocol.types import Position
 
-from reason_lsp.positions import (
+from reason_lsp.text.positions import (
     UTF8,
     UTF16,
     UTF32,

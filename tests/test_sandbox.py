@@ -22,7 +22,7 @@ import pytest
 
 from reason_lsp import sandbox
 from reason_lsp.sandbox import Limits, Result, run_python
-from reason_lsp.sandbox_landlock import abi_version
+from reason_lsp.sandbox.landlock import abi_version
 
 ROOT = os.geteuid() == 0
 REPO = Path(__file__).resolve().parents[1]

@@ -49,7 +49,7 @@ def test_loads_offline_with_auto_classes(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from reason_lsp import fim
+    from reason_lsp.engine import fim
 
     model = AutoModelForCausalLM.from_pretrained(MODEL, local_files_only=True)
     tok = AutoTokenizer.from_pretrained(MODEL, local_files_only=True)
@@ -74,7 +74,7 @@ def test_weights_are_half_precision_safetensors_under_60_mb():
 
 
 def test_fim_format_is_recorded():
-    from reason_lsp import fim
+    from reason_lsp.engine import fim
 
     assert (MODEL / fim.FIM_RECORD).is_file()
     recorded = fim.read_record(MODEL)

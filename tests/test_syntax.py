@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from reason_lsp.diagnostics import collect, snapshot_for_text
-from reason_lsp.positions import UTF8, UTF16
 from reason_lsp.settings import Settings
+from reason_lsp.text.diagnostics import collect, snapshot_for_text
+from reason_lsp.text.positions import UTF8, UTF16
 
 
 def diags(text: str, language_id: str = "python", encoding: str = UTF16) -> list[types.Diagnostic]:

@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from reason_lsp import fim  # noqa: E402
+from reason_lsp.engine import fim  # noqa: E402
 from reason_lsp.training import corpus  # noqa: E402
 from reason_lsp.training.data import FimSampler, load_texts  # noqa: E402
 from reason_lsp.training.tokenizer import (  # noqa: E402

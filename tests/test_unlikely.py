@@ -14,8 +14,9 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from tiny_model import MEMO
 
-from reason_lsp import languages, unlikely
 from reason_lsp.engine import TokenScore
+from reason_lsp.features.unlikely import flags as unlikely
+from reason_lsp.text import languages
 
 PARSER = tree_sitter.Parser(languages.load("python"))
 
@@ -194,10 +195,10 @@ def plain(a, b):
 def test_quick_fix_is_checked_against_the_functions_examples_in_the_sandbox(
     which: str, replacement: str, verdict: bool | None
 ) -> None:
+    from reason_lsp.features.unlikely.lsp import verify_replacement
     from reason_lsp.settings import Settings
-    from reason_lsp.unlikely_lsp import verify_replacement
 
     body = SMALLER.index("return", SMALLER.index(f"def {which}"))
     start = SMALLER.index("<=", body)
-    result = verify_replacement(SMALLER, start, start + 2, replacement, PARSER, Settings())
+    result = verify_replacement(SMALLER, start, start + 2, replacement, Settings())
     assert result is verdict

@@ -14,8 +14,11 @@ import pytest
 import tree_sitter
 import tree_sitter_python
 
-from reason_lsp import checking, generation, verification
 from reason_lsp.engine import Sample
+from reason_lsp.features.generation import pipeline as generation
+from reason_lsp.verify import examples as verification
+from reason_lsp.verify import program as checking
+from reason_lsp.verify import runner
 
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
 
@@ -155,7 +158,7 @@ def test_check_program_module_error_and_unfinished_examples() -> None:
 
 
 def test_candidates_parse_filter_and_ranking() -> None:
-    task = generation.prepare(SOURCE, PARSER.parse(SOURCE.encode()), SOURCE.index("..."), PARSER)
+    task = runner.prepare(SOURCE, PARSER.parse(SOURCE.encode()), SOURCE.index("..."), PARSER)
     samples = [
         Sample("    return a + b\n", -4.0, 4, "stop"),
         Sample("    return (a +\n", -0.1, 4, "stop"),  # does not parse
@@ -177,10 +180,10 @@ def test_candidates_parse_filter_and_ranking() -> None:
 
 def test_no_examples_is_unverified_and_picks_by_logprob() -> None:
     text = "def f(x):\n    ...\n"
-    task = generation.prepare(text, PARSER.parse(text.encode()), 4, PARSER)
+    task = runner.prepare(text, PARSER.parse(text.encode()), 4, PARSER)
     samples = [Sample("    return x * 2", -6.0, 3, "stop"), Sample("    return x", -1.0, 2, "stop")]
     candidates = generation.candidates_from(task, samples, PARSER)
-    outcome = generation.choose(task, candidates, 2, generation.Policy())
+    outcome = generation.choose(task, candidates, 2, runner.Policy())
     assert not outcome.verified and outcome.best.body == "    return x"
     assert outcome.summary.startswith("unverified: no examples for f")
 
@@ -194,14 +197,14 @@ def test_body_stop_rule_ends_at_dedent() -> None:
 
 def test_prepare_refuses_non_stubs_and_missing_functions() -> None:
     tree = PARSER.parse(SOURCE.encode())
-    with pytest.raises(generation.GenerationError, match="already has a body"):
-        generation.prepare(SOURCE, tree, SOURCE.index("return x"), PARSER)
-    with pytest.raises(generation.GenerationError, match="no function"):
-        generation.prepare(SOURCE, tree, 0, PARSER)
+    with pytest.raises(runner.TargetError, match="already has a body"):
+        runner.prepare(SOURCE, tree, SOURCE.index("return x"), PARSER)
+    with pytest.raises(runner.TargetError, match="no function"):
+        runner.prepare(SOURCE, tree, 0, PARSER)
 
 
 needs_sandbox = pytest.mark.skipif(
-    generation.sandbox_missing() is not None, reason="reason_lsp.sandbox is not available"
+    runner.sandbox_missing() is not None, reason="reason_lsp.sandbox is not available"
 )
 
 
@@ -209,14 +212,14 @@ needs_sandbox = pytest.mark.skipif(
 def test_choose_runs_candidates_in_the_sandbox() -> None:
     from reason_lsp import sandbox
 
-    task = generation.prepare(SOURCE, PARSER.parse(SOURCE.encode()), SOURCE.index("..."), PARSER)
+    task = runner.prepare(SOURCE, PARSER.parse(SOURCE.encode()), SOURCE.index("..."), PARSER)
     samples = [
         Sample("    return a - b", -0.5, 4, "stop"),
         Sample("    while True:\n        pass", -0.1, 5, "stop"),
         Sample("    return a + b", -3.0, 4, "stop"),
     ]
     candidates = generation.candidates_from(task, samples, PARSER)
-    policy = generation.Policy(limits=sandbox.Limits(timeout_s=1.5, cpu_s=2))
+    policy = runner.Policy(limits=sandbox.Limits(timeout_s=1.5, cpu_s=2))
     outcome = generation.choose(task, candidates, 3, policy)
     assert outcome.verified and outcome.best.body == "    return a + b"
     assert outcome.summary == "1/3 candidates passed 2/2 examples"
@@ -227,11 +230,11 @@ def test_choose_runs_candidates_in_the_sandbox() -> None:
 def test_completion_task_only_for_completions_that_finish_a_function_with_doctests() -> None:
     typing = SOURCE.replace("    ...\n", "    return \n", 1)
     at = typing.index("return ") + len("return ")
-    task = generation.completion_task(typing, at, "a + b", PARSER)
+    task = runner.completion_task(typing, at, "a + b")
     assert task is not None and task.target.name == "add" and len(task.examples) == 2
     assert "return a + b\n" in task.text
     middle = SOURCE.replace("    ...\n", "    x = \n    return x\n", 1)
     at = middle.index("x = ") + 4
-    assert generation.completion_task(middle, at, "a + b", PARSER) is None  # the body goes on
+    assert runner.completion_task(middle, at, "a + b") is None  # the body goes on
     plain = "def f(x):\n    return "
-    assert generation.completion_task(plain, len(plain), "x", PARSER) is None  # no doctests
+    assert runner.completion_task(plain, len(plain), "x") is None  # no doctests

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import regex
 import torch
 
-from reason_lsp import fim
-from reason_lsp.engine import Cancelled, GenerateRequest, Generation, Sample
+from reason_lsp.engine import fim
+from reason_lsp.engine.api import Cancelled, GenerateRequest, Generation, Sample
 from reason_lsp.engine.lean_llama import lean_for
 from reason_lsp.engine.loader import LoadedModel
 
@@ -182,7 +182,25 @@ class Decoder:
             heal, ids = piece + heal, ids[:-1]
         return ids, heal
 
+    def warm_up(self) -> None:
+        """Build the healing index and run the kernels once, before the first keystroke."""
+        self._piece_index()
+        self.generate(GenerateRequest(prefix="def main():\n", max_new_tokens=2, key="warm-up"))
+        self.slots.pop("warm-up", None)
+
     # ---- the model ---------------------------------------------------------------------
+
+    def logits_all(self, ids: list[int]) -> torch.Tensor:
+        """Float32 logits at every position of ``ids`` (no cache), for scoring a text."""
+        if self.lean is not None:
+            return self.lean.forward(ids, None, every=True)[0][:, : self.n_tokens]
+        x = torch.tensor([ids], device=self.m.device)
+        if self.m.autocast is not None:
+            with torch.autocast(self.m.device.type, dtype=self.m.autocast):
+                logits = self.model(input_ids=x).logits
+        else:
+            logits = self.model(input_ids=x).logits
+        return logits[0, :, : self.n_tokens].float()
 
     def _forward(self, ids: list[int], cache):
         if self.lean is not None:

@@ -186,8 +186,11 @@ class LeanLlama:
         return F.linear(x if x.dtype == w.dtype else x.to(w.dtype), w)
 
     @torch.inference_mode()
-    def forward(self, ids: list[int], cache: LeanCache | None) -> tuple[torch.Tensor, LeanCache]:
-        """Logits (float32, 1-D) after feeding ``ids`` on top of ``cache``."""
+    def forward(
+        self, ids: list[int], cache: LeanCache | None, every: bool = False
+    ) -> tuple[torch.Tensor, LeanCache]:
+        """Logits (float32, 1-D) after feeding ``ids`` on top of ``cache``; with ``every``,
+        one row per position of ``ids`` (2-D, all in float32: scoring needs every logit)."""
         if cache is None:
             cache = self.new_cache()
         t, start = len(ids), cache.length
@@ -233,6 +236,10 @@ class LeanLlama:
             gate, up = gu[:, : self.inter], gu[:, self.inter :]
             x = x + self._linear(F.silu(gate) * up, down_w)
         cache.length = end
+        if every:
+            normed = F.rms_norm(x, hidden, self.norm, eps)
+            head = self.head32 if self.refine else self.head
+            return F.linear(normed, head.float()), cache
         last = F.rms_norm(x[-1:], hidden, self.norm, eps)
         logits = self._linear(last, self.head)[0].float()
         if self.refine:

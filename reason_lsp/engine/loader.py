@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from reason_lsp import fim
-from reason_lsp.engine import EngineConfig
+from reason_lsp.engine import fim
+from reason_lsp.engine.api import EngineConfig
 
 EMBEDDED_NAME = "reason-code-small"
 

@@ -4,100 +4,85 @@ from __future__ import annotations
 
 import threading
 import traceback
-from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from reason_lsp.engine import (
-    EngineConfig,
+from reason_lsp.engine.api import (
+    GENERATE,
+    MEMBERS,
+    SCORE,
     EngineInfo,
-    EngineUnavailable,
     GenerateRequest,
     Priority,
 )
-from reason_lsp.engine.worker import Worker
+from reason_lsp.engine.base import WorkerEngine
 
 
-class LocalEngine:
-    def __init__(
-        self,
-        config: EngineConfig,
-        on_state: Callable[[str, str], None] | None = None,
-        log: Callable[[str], None] | None = None,
-    ) -> None:
-        self.config = config
-        self.state = "loading"
-        self.error = ""
-        self.ready = threading.Event()
+class LocalEngine(WorkerEngine):
+    CAPABILITIES = frozenset({GENERATE, SCORE, MEMBERS})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.decoder: Any = None
-        self._info: EngineInfo | None = None
-        self._on_state = on_state or (lambda state, detail: None)
-        self._log = log or (lambda msg: None)
-        self._worker = Worker()
 
     @property
-    def info(self) -> EngineInfo | None:
-        return self._info
+    def model_folder(self) -> str | None:
+        return self.decoder.m.folder if self.decoder is not None else None
 
-    def start(self) -> None:
-        self._on_state("loading", f"Loading model {self.config.model}…")
-        self._worker.start(self._load)
+    def _setup(self) -> EngineInfo:
+        import torch
 
-    def _load(self) -> None:
+        from reason_lsp.engine import loader
+        from reason_lsp.engine.decoder import Decoder
+
+        torch.set_grad_enabled(False)
         try:
-            import torch
-
-            from reason_lsp.engine import loader
-            from reason_lsp.engine.decoder import Decoder
-
-            torch.set_grad_enabled(False)
             loaded = loader.load(self.config, log=self._log)
-            self.decoder = Decoder(loaded, self.config.context_tokens)
-            # Build the healing index and run the kernels once now, not on the first keystroke.
-            self.decoder._piece_index()
-            self.decoder.generate(
-                GenerateRequest(prefix="def main():\n", max_new_tokens=2, key="warm-up")
-            )
-            self.decoder.slots.pop("warm-up", None)
-            self._info = EngineInfo(
-                model=self.config.model,
-                device=loaded.device.type,
-                dtype=str(loaded.dtype).removeprefix("torch."),
-                fim=loaded.fim.name if loaded.fim else None,
-                backend="local",
-            )
-            self.state = "ready"
-            self._on_state("ready", f"{self._info.device} ({self._info.dtype})")
-        except Exception as exc:  # a broken model must not take the server down
-            self.state, self.error = "error", str(exc)
+        except Exception as exc:
             self._log(f"model failed to load: {exc}\n{traceback.format_exc()}")
-            self._on_state("error", str(exc))
-        finally:
-            self.ready.set()
+            raise
+        self.decoder = Decoder(loaded, self.config.context_tokens)
+        # Build the healing index and run the kernels once now, not on the first keystroke.
+        self.decoder.warm_up()
+        return EngineInfo(
+            model=self.config.model,
+            device=loaded.device.type,
+            dtype=str(loaded.dtype).removeprefix("torch."),
+            fim=loaded.fim.name if loaded.fim else None,
+            backend="local",
+        )
 
     def run(
         self,
-        fn: Callable[[Any], Any],
+        fn,
         cancel_event: threading.Event,
         priority: Priority = Priority.COMPLETION,
         key: str = "",
     ) -> Future:
-        """Run ``fn(decoder)`` on the worker; fails fast while no model is ready."""
-        if self.state != "ready":
-            future: Future = Future()
-            reason = "the model is still loading" if self.state == "loading" else self.error
-            future.set_exception(EngineUnavailable(reason))
-            return future
-        return self._worker.submit(lambda: fn(self.decoder), cancel_event, priority, key)
+        """Run ``fn(decoder)`` on the worker (for callers that need the decoder itself)."""
+        return self.queue(lambda: fn(self.decoder), cancel_event, priority, key)
 
     def submit(self, request: GenerateRequest) -> Future:
-        return self.run(
-            lambda d: d.generate(request), request.cancel_event, request.priority, request.key
+        return self.queue(
+            lambda: self.decoder.generate(request),
+            request.cancel_event,
+            request.priority,
+            request.key,
         )
 
-    @property
-    def cancelled_jobs(self) -> int:
-        return self._worker.cancelled
+    def score(self, context: str, text: str, cancel: threading.Event, key: str = "") -> Future:
+        def job() -> list:
+            from reason_lsp.engine.scoring import score  # torch: worker thread only
 
-    def close(self) -> None:
-        self._worker.close()
+            return score(self.decoder, context, text, cancel=cancel)
+
+        return self.queue(job, cancel, Priority.SCORING, key, needs=SCORE)
+
+    def members(self, request: GenerateRequest, k: int = 5) -> Future:
+        return self.queue(
+            lambda: self.decoder.identifiers(request, "", k=k),
+            request.cancel_event,
+            request.priority,
+            request.key + "#members",
+            needs=MEMBERS,
+        )

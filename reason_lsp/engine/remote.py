@@ -13,10 +13,10 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import Future
 
-from reason_lsp.engine import (
+from reason_lsp.engine.api import (
+    GENERATE,
     Cancelled,
     EngineConfig,
     EngineInfo,
@@ -25,63 +25,50 @@ from reason_lsp.engine import (
     Generation,
     Sample,
 )
-from reason_lsp.engine.worker import Worker
+from reason_lsp.engine.base import WorkerEngine
 
 TIMEOUT_S = 30.0
 
 
-class RemoteEngine:
-    def __init__(
-        self,
-        config: EngineConfig,
-        on_state: Callable[[str, str], None] | None = None,
-        log: Callable[[str], None] | None = None,
-    ) -> None:
-        self.config = config
+class RemoteEngine(WorkerEngine):
+    """Generation only: the OpenAI completions API gives no per-token scores or top-k
+    identifiers here, so ``score`` and ``members`` are :class:`Unsupported`."""
+
+    CAPABILITIES = frozenset({GENERATE})
+    WORKER_NAME = "reason-lsp-remote"
+
+    def __init__(self, config: EngineConfig, *args, **kwargs) -> None:
+        super().__init__(config, *args, **kwargs)
         self.base = config.url.rstrip("/").removesuffix("/v1")
-        self.state = "loading"
-        self.error = ""
-        self._on_state = on_state or (lambda state, detail: None)
-        self._log = log or (lambda msg: None)
-        self._worker = Worker("reason-lsp-remote")
-        self._info: EngineInfo | None = None
         self.model = ""
 
-    @property
-    def info(self) -> EngineInfo | None:
-        return self._info
+    def unsupported_reason(self, capability: str) -> str:
+        what = {"score": "unlikely-code diagnostics", "members": "member completion after '.'"}
+        return (
+            f"{what.get(capability, capability)} need the model's log-probabilities, "
+            "which the openai backend does not provide"
+        )
 
-    @property
-    def cancelled_jobs(self) -> int:
-        return self._worker.cancelled
+    def _starting_message(self) -> str:
+        return f"Connecting to {self.config.url or '(no url)'}…"
 
-    def start(self) -> None:
-        self._on_state("loading", f"Connecting to {self.config.url or '(no url)'}…")
-        self._worker.start(self._connect)
-
-    def _connect(self) -> None:
+    def _setup(self) -> EngineInfo:
         try:
             if not self.base.startswith(("http://", "https://")):
                 raise ValueError("reasonLsp.openai.url must be an http(s) URL for backend=openai")
             with urllib.request.urlopen(f"{self.base}/v1/models", timeout=TIMEOUT_S) as resp:
                 models = [m.get("id", "") for m in json.load(resp).get("data", [])]
-            model = self.config.remote_model or (models[0] if models else "")
-            self._info = EngineInfo(model, "remote", "n/a", "server", "openai")
-            self.model = model
-            self.state = "ready"
-            self._log(f"remote model {model!r} at {self.base}")
-            self._on_state("ready", f"remote {model} at {self.base}")
         except (OSError, ValueError, json.JSONDecodeError) as exc:
-            self.state, self.error = "error", f"cannot reach {self.config.url}: {exc}"
-            self._log(self.error)
-            self._on_state("error", self.error)
+            raise ConnectionError(f"cannot reach {self.config.url}: {exc}") from exc
+        self.model = self.config.remote_model or (models[0] if models else "")
+        self._log(f"remote model {self.model!r} at {self.base}")
+        return EngineInfo(self.model, "remote", "n/a", "server", "openai")
+
+    def _ready_message(self, info: EngineInfo) -> str:
+        return f"remote {info.model} at {self.base}"
 
     def submit(self, request: GenerateRequest) -> Future:
-        if self.state != "ready":
-            future: Future = Future()
-            future.set_exception(EngineUnavailable(self.error or "still connecting"))
-            return future
-        return self._worker.submit(
+        return self.queue(
             lambda: self._complete(request), request.cancel_event, request.priority, request.key
         )
 
@@ -135,6 +122,3 @@ class RemoteEngine:
         except urllib.error.URLError as exc:
             raise EngineUnavailable(f"{self.base}: {exc}") from exc
         return Sample(text, 0.0, chunks, finish)
-
-    def close(self) -> None:
-        self._worker.close()

@@ -4,14 +4,15 @@ Used by the "unlikely code" diagnostics: each token of ``text`` gets -log p(toke
 given ``context`` and everything before it in ``text``, and the token the model
 would have put there instead. Texts longer than the model's window are scored in
 overlapping windows, each with half a window of context before what it scores.
-Runs on the engine's worker thread (``Priority.SCORING``).
+Runs on the engine's worker thread (``Priority.SCORING``), through the decoder's
+lean forward where it applies, like completions.
 """
 
 from __future__ import annotations
 
 import torch
 
-from reason_lsp.engine import Cancelled, TokenScore
+from reason_lsp.engine.api import Cancelled, TokenScore
 
 
 @torch.inference_mode()
@@ -39,8 +40,7 @@ def score(decoder, context: str, text: str, cancel=None) -> list[TokenScore]:
         # Half a window of context before the tokens this window scores.
         left = max(0, pos - window // 2)
         end = min(len(full), left + window)
-        x = torch.tensor([full[left:end]], device=decoder.m.device)
-        logits = decoder.model(input_ids=x).logits[0, :, : decoder.n_tokens].float()
+        logits = decoder.logits_all(full[left:end])
         logp = torch.log_softmax(logits, dim=-1)
         # Row r predicts full[left + r + 1]; keep the rows that predict pos..end-1.
         logp_rows.append(logp[pos - left - 1 : end - left - 1])

@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from reason_lsp.engine import Cancelled, Priority
+from reason_lsp.engine.api import Cancelled, Priority
 
 
 @dataclass(order=True)

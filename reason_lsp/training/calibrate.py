@@ -25,7 +25,8 @@ from pathlib import Path
 
 import tree_sitter
 
-from reason_lsp import languages, unlikely
+from reason_lsp.features.unlikely import flags as unlikely
+from reason_lsp.text import languages
 
 SPLITS = (Path("data/corpus/valid_stdlib.jsonl"), Path("data/corpus/valid_thirdparty.jsonl"))
 
@@ -75,10 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from reason_lsp.engine import EngineConfig, loader
-    from reason_lsp.engine.decoder import Decoder
+    from reason_lsp.engine import open_decoder
 
-    decoder = Decoder(loader.load(EngineConfig(model=str(args.model))))
+    decoder = open_decoder(str(args.model))
     texts: list[str] = []
     for path in args.valid or [p for p in SPLITS if p.is_file()]:
         records = [json.loads(line)["text"] for line in path.open(encoding="utf-8")]

@@ -2,7 +2,7 @@
 
 Each example is a window of a file (starting at a line) that with probability
 ``fim_rate`` is split at two random character positions into prefix, middle and
-suffix and laid out in PSM or SPM order (``reason_lsp.fim``); the rest stay plain
+suffix and laid out in PSM or SPM order (``reason_lsp.engine.fim``); the rest stay plain
 left-to-right text. Examples are tokenized in batches, joined and cut into
 fixed-length rows, as in most LM pre-training.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reason_lsp.fim import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
+from reason_lsp.engine.fim import EOS, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
 
 
 def load_texts(paths: list[Path]) -> list[str]:

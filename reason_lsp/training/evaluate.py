@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from reason_lsp.fim import EOS
+from reason_lsp.engine.fim import EOS
 
 
 @torch.inference_mode()

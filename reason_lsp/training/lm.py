@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import torch
 
-from reason_lsp import fim
+from reason_lsp.engine import fim
 
 
 def _is_ident_char(ch: str) -> bool:

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import torch
 
-from reason_lsp import fim
+from reason_lsp.engine import fim
 from reason_lsp.training.lm import LM
 
 SPLITS = (Path("data/corpus/valid_stdlib.jsonl"), Path("data/corpus/valid_thirdparty.jsonl"))

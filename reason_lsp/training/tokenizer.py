@@ -3,12 +3,12 @@
 Saved as ``tokenizer.json`` plus ``tokenizer_config.json`` and
 ``special_tokens_map.json`` so ``AutoTokenizer.from_pretrained(folder)`` loads it.
 Special tokens follow the StarCoder convention and take ids 0..5 (see
-``reason_lsp.fim.SPECIAL_TOKENS``).
+``reason_lsp.engine.fim.SPECIAL_TOKENS``).
 
 The GPT-2 style pre-tokenizer splits a run of spaces before a word as
 ``"   " + " word"``: the last indent space belongs to the next token. A prompt that
 ends in indentation therefore ends on a token the model rarely saw there; the
-engine heals it (see ``reason_lsp.fim``).
+engine heals it (see ``reason_lsp.engine.fim``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from reason_lsp.fim import EOS, FIM_PAD, SPECIAL_TOKENS
+from reason_lsp.engine.fim import EOS, FIM_PAD, SPECIAL_TOKENS
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 12288):

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from reason_lsp import fim
+from reason_lsp.engine import fim
 from reason_lsp.training.data import FimSampler, load_texts
 from reason_lsp.training.evaluate import bits_per_byte
 from reason_lsp.training.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer

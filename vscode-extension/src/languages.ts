@@ -1,4 +1,4 @@
-// VS Code language ids the server handles (its reason_lsp/languages.py LANGUAGE_IDS).
+// VS Code language ids the server handles (its reason_lsp/text/languages.py LANGUAGE_IDS).
 // No `vscode` import.
 
 export const LANGUAGES = [

@@ -8,8 +8,8 @@ test('the extension activates on every language it sends to the server', () => {
   assert.deepEqual(manifest.activationEvents, LANGUAGES.map((l) => `onLanguage:${l}`));
 });
 
-test('the server language ids mirror reason_lsp/languages.py', () => {
-  const source = readFileSync('../reason_lsp/languages.py', 'utf8');
+test('the server language ids mirror reason_lsp/text/languages.py', () => {
+  const source = readFileSync('../reason_lsp/text/languages.py', 'utf8');
   const block = source.slice(source.indexOf('LANGUAGE_IDS'), source.indexOf('}', source.indexOf('LANGUAGE_IDS')));
   const ids = [...block.matchAll(/^\s*"([a-z]+)":/gm)].map((m) => m[1]);
   assert.deepEqual([...LANGUAGES].sort(), ids.sort());

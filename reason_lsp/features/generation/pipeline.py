@@ -1,0 +1,181 @@
+"""The generation pipeline: sample bodies for a stub, keep those that parse, check them
+in the sandbox, rank, and say how sure the answer is.
+
+Backend-neutral: the caller samples (the server through its engine, the CLI and the
+benchmark through a decoder) with the request :func:`sample_request` builds, and
+hands the samples to :func:`choose`. Ranking is by examples passed, then by mean
+log-probability per token; without examples (or with the sandbox off) the pick is
+by log-probability alone and the outcome says "unverified".
+
+The sandbox (``reason_lsp.sandbox``) is imported lazily; when it is missing or
+refuses (``sandbox.require`` with no isolation available) nothing is run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import tree_sitter
+
+from reason_lsp.engine import GenerateRequest, Priority, Sample
+from reason_lsp.text.positions import encode
+from reason_lsp.verify import examples as verification
+from reason_lsp.verify import program as checking
+from reason_lsp.verify.runner import Policy, Task, error_count, run_check, sandbox_missing
+
+GENERATION_TOKENS = 256
+MAX_BODY_LINES = 80
+
+
+@dataclass
+class Candidate:
+    body: str
+    logprob: float
+    tokens: int
+    count: int = 1  # how many samples gave this body
+    report: checking.Report | None = None
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob / max(1, self.tokens)
+
+    @property
+    def passed(self) -> int:
+        return self.report.passed if self.report else 0
+
+
+@dataclass
+class Outcome:
+    best: Candidate | None
+    verified: bool
+    passed: int
+    total: int
+    sampled: int
+    summary: str
+    candidates: list[Candidate] = field(default_factory=list)
+    refused: str | None = None
+    isolation: list[str] = field(default_factory=list)
+
+
+def body_stop(indent: str) -> Callable[[str], int | None]:
+    """Stop at the first finished line indented less than the body, or after many lines."""
+
+    def stop(text: str) -> int | None:
+        lines = text.split("\n")
+        pos = 0
+        for i, line in enumerate(lines[:-1]):  # the last line may be unfinished
+            stripped = line.strip()
+            if stripped and len(line) - len(line.lstrip(" \t")) < len(indent):
+                return pos
+            if i >= MAX_BODY_LINES:
+                return pos
+            pos += len(line) + 1
+        return None
+
+    return stop
+
+
+def sample_request(
+    task: Task, temperature: float, *, key: str = "", seed: int | None = None, samples: int = 1
+) -> GenerateRequest:
+    """What to ask the model: the file up to the docstring as prefix, the rest as suffix."""
+    return GenerateRequest(
+        prefix=task.target.prompt_prefix(task.text),
+        suffix=task.target.suffix(task.text),
+        max_new_tokens=GENERATION_TOKENS,
+        temperature=temperature,
+        samples=samples,
+        stop=body_stop(task.target.indent),
+        key=key,
+        priority=Priority.GENERATION,
+        seed=seed,
+    )
+
+
+def candidates_from(
+    task: Task, samples: list[Sample], parser: tree_sitter.Parser
+) -> list[Candidate]:
+    """Distinct bodies that parse in place and are not stubs themselves, in sample order."""
+    kept: dict[str, Candidate] = {}
+    for sample in samples:
+        body = sample.text.rstrip()
+        if not body.strip():
+            continue
+        if body in kept:
+            kept[body].count += 1
+            continue
+        source = task.target.insert(task.text, body)
+        tree = parser.parse(encode(source))
+        if error_count(tree.root_node) > task.base_errors:
+            continue
+        again = verification.find_function(source, tree, task.target.start)
+        if again is None or again.stub is not None:
+            continue
+        kept[body] = Candidate(body, sample.logprob, sample.tokens)
+    return list(kept.values())
+
+
+def choose(
+    task: Task,
+    candidates: list[Candidate],
+    sampled: int,
+    policy: Policy,
+    on_checked: Callable[[int, int], None] | None = None,
+) -> Outcome:
+    """Check each candidate against the examples and pick the best (blocking)."""
+    name = task.target.name
+    if not candidates:
+        return Outcome(None, False, 0, 0, sampled,
+                       f"none of the {sampled} candidates for {name} parsed")  # fmt: skip
+    total = len(task.examples)
+    why_not = None
+    if not task.examples:
+        why_not = f"no examples for {name}"
+    elif not policy.enable:
+        why_not = "the sandbox is off (sandbox.enable)"
+    elif missing := sandbox_missing():
+        why_not = missing
+    if why_not is not None:
+        if policy.require and task.examples:
+            return Outcome(None, False, 0, total, sampled, f"not applied: {why_not} and "
+                           "sandbox.require is set", candidates, refused=why_not)  # fmt: skip
+        ranked = sorted(candidates, key=lambda c: -c.mean_logprob)
+        return Outcome(ranked[0], False, 0, total, sampled,
+                       f"unverified: {why_not}; picked the likeliest of {len(candidates)} "
+                       f"distinct candidates ({sampled} sampled)", ranked)  # fmt: skip
+    done = 0
+    isolation: list[str] = []
+    refused: str | None = None
+
+    def check(candidate: Candidate) -> None:
+        nonlocal done, refused, isolation
+        source = task.target.insert(task.text, candidate.body)
+        report, isolation, why = run_check(source, task.examples, policy)
+        refused = refused or why
+        candidate.report = report
+        done += 1
+        if on_checked is not None:
+            on_checked(done, len(candidates))
+
+    workers = max(1, min(4, os.cpu_count() or 1, len(candidates)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="reason-check") as pool:
+        list(pool.map(check, candidates))
+    if refused:
+        return Outcome(None, False, 0, total, sampled, f"not applied: {refused}",
+                       candidates, refused=refused, isolation=isolation)  # fmt: skip
+    ranked = rank(candidates)
+    best = ranked[0]
+    perfect = sum(c.count for c in candidates if c.passed == total)
+    summary = f"{perfect}/{sampled} candidates passed {total}/{total} examples"
+    if not perfect:
+        summary += f"; the best passed {best.passed}/{total}"
+    return Outcome(best, True, best.passed, total, sampled, summary, ranked,
+                   isolation=isolation)  # fmt: skip
+
+
+def rank(candidates: list[Candidate]) -> list[Candidate]:
+    """Most examples passed first, then the likeliest per token."""
+    return sorted(candidates, key=lambda c: (-c.passed, -c.mean_logprob))

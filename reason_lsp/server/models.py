@@ -1,0 +1,126 @@
+"""The model engine's life inside the server: start after ``initialized``, report, restart.
+
+The engine loads on its own worker thread, so ``initialize`` never waits on torch.
+Progress goes to the client as ``$/progress`` ("Loading model…") when it supports
+work-done progress, and always as a ``reasonLsp/status`` notification that the
+VS Code extension shows in its status bar. A model that fails to load leaves the
+server running with syntax features only (state ``error``). When an engine is
+ready the server's features hear of it through ``on_engine_ready``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+import attrs
+
+from reason_lsp.engine import Engine, EngineConfig, create_engine
+from reason_lsp.server.capabilities import ClientFeatures
+from reason_lsp.server.progress import Progress
+from reason_lsp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATUS_METHOD = "reasonLsp/status"
+
+
+@attrs.define
+class StatusParams:
+    """``reasonLsp/status``: the model's state for the editor's status bar."""
+
+    state: str  # "loading" | "ready" | "error" | "syntax-only"
+    model: str = ""
+    device: str = ""
+    message: str = ""
+
+
+class Host(Protocol):
+    """What the model host needs of the server."""
+
+    settings: Settings
+    engine: Engine | None
+    client_features: ClientFeatures
+    protocol: Any
+    work_done_progress: Any
+
+    def run_task(self, coro: Any, name: str) -> Any: ...
+    def tell(self, message: str) -> None: ...
+    def on_engine_ready(self, engine: Engine) -> None: ...
+
+
+def wanted(settings: Settings) -> bool:
+    if settings.model.strip().lower() in ("none", "off"):
+        return False
+    return settings.completion_enable or settings.completion_inline or settings.diagnostics_model
+
+
+class ModelHost:
+    """Owns ``server.engine``: creates it from the settings and recreates it when they change."""
+
+    def __init__(self, server: Host) -> None:
+        self.server = server
+        self.config: EngineConfig | None = None
+        self.status = StatusParams("syntax-only")
+        self._progress: Progress | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def ensure(self) -> None:
+        """Start the engine the settings ask for (or stop it); call on the event loop."""
+        self._loop = asyncio.get_running_loop()
+        settings = self.server.settings
+        config = EngineConfig.from_settings(settings) if wanted(settings) else None
+        if config == self.config:
+            return
+        self.stop()
+        self.config = config
+        if config is None:
+            self._publish(StatusParams("syntax-only", message="model features are off"))
+            return
+        engine = create_engine(config, on_state=self._on_state_threadsafe, log=log.info)
+        self.server.engine = engine
+        engine.start()
+
+    def stop(self) -> None:
+        if self.server.engine is not None:
+            self.server.engine.close()
+            self.server.engine = None
+
+    # -- state reports (the engine calls these from its worker thread) ----------------
+
+    def _on_state_threadsafe(self, state: str, detail: str) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._on_state, state, detail)
+
+    def _on_state(self, state: str, detail: str) -> None:
+        engine = self.server.engine
+        info = engine.info if engine is not None else None
+        model = self.config.model if self.config else ""
+        if state == "loading":
+            self._progress = Progress(self.server, "Loading model…")
+            self.server.run_task(self._progress.begin(detail, None), "progress-begin")
+            self._publish(StatusParams("loading", model=model, message=detail))
+        elif state == "ready":
+            device = info.device if info else ""
+            self._end_progress(f"Model ready on {device}")
+            self._publish(StatusParams("ready", model=model, device=device, message=detail))
+            if engine is not None:
+                self.server.on_engine_ready(engine)
+        else:
+            self._end_progress("Model failed to load; syntax features stay on")
+            self._publish(StatusParams("error", model=model, message=detail))
+            self.server.tell(f"reason-lsp: the model could not be loaded ({detail}); "
+                             "syntax diagnostics keep working.")  # fmt: skip
+
+    def _end_progress(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.end(message)
+            self._progress = None
+
+    def _publish(self, status: StatusParams) -> None:
+        self.status = status
+        try:
+            self.server.protocol.notify(STATUS_METHOD, status)
+        except Exception:  # the client may be gone; status is best effort
+            log.debug("could not send %s", STATUS_METHOD, exc_info=True)
