@@ -40,9 +40,9 @@ PROMPTS = (
 def lm():
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from reason_lsp.training.quality import load_lm
+    from reason_lsp.training.quality import load_decoder
 
-    return load_lm(MODEL)
+    return load_decoder(MODEL, 512)
 
 
 def test_loads_offline_with_auto_classes(monkeypatch):
@@ -109,13 +109,11 @@ def _parsable_cut(prompt: str, continuation: str, finished: bool) -> str | None:
 
 @pytest.mark.parametrize("prompt", PROMPTS)
 def test_greedy_continuations_parse(lm, prompt):
-    import torch
+    from reason_lsp.engine import GenerateRequest
 
-    ids = lm.left_ids(prompt, 512)
-    ids, healed = lm.heal(ids)
-    with torch.inference_mode():
-        text, reason = lm.generate(ids, healed, max_new=64, stop_at_newline=False)
-    cut = _parsable_cut(prompt, text, finished=reason == "eos")
+    sample = lm.generate(GenerateRequest(prefix=prompt, max_new_tokens=64, key="t")).samples[0]
+    text = sample.text
+    cut = _parsable_cut(prompt, text, finished=sample.finish == "eos")
     assert cut is not None, f"no line of {text!r} completes {prompt!r} as Python"
 
 

@@ -265,6 +265,7 @@ def test_the_fixture_files_exist():
 def test_eval_full_runs_on_the_tiny_model(trained, tmp_path):
     import json
 
+    from reason_lsp.engine import GenerateRequest
     from reason_lsp.training import quality
     from reason_lsp.training.cli import main
 
@@ -286,7 +287,7 @@ def test_eval_full_runs_on_the_tiny_model(trained, tmp_path):
     assert report["identifier"]["jedi_top5"] is not None
 
     # A training checkpoint evaluates as well as an exported folder.
-    lm = quality.load_lm(trained.run_dir / "checkpoint.pt")
-    assert lm.model.config.vocab_size == TINY.vocab
-    ids, healed = lm.heal(lm.encode("def f(x):\n    "))
-    assert "\n" not in lm.complete(ids, healed, max_new=4)
+    decoder = quality.load_decoder(trained.run_dir / "checkpoint.pt", 128)
+    assert decoder.model.config.vocab_size == TINY.vocab
+    request = GenerateRequest(prefix="def f(x):\n    ", max_new_tokens=4, stop=quality.first_line)
+    assert "\n" not in decoder.generate(request).samples[0].text

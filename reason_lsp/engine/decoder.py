@@ -155,6 +155,8 @@ class Decoder:
         after_budget = budget // 4 if len(before) + len(after) > budget - 3 else len(after)
         after = after[: max(0, min(len(after), after_budget))]
         before = before[-max(1, budget - 3 - len(after)) :]
+        if not before and not after and self.tok.eos_token_id is not None:
+            before = [self.tok.eos_token_id]  # an empty file: start as training files start
         if not use_fim:
             return Prompt(before, heal)
         if self.fim.supports_spm:

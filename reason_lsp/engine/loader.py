@@ -83,8 +83,7 @@ def load(config: EngineConfig, log=None) -> LoadedModel:
     hf_logging.disable_progress_bar()
 
     source = resolve_model(config.model)
-    device = choose_device(config.device)
-    dtype, autocast = choose_dtype(config.dtype, device)
+    dtype, _ = choose_dtype(config.dtype, choose_device(config.device))
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not Path(source).exists()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
@@ -92,7 +91,19 @@ def load(config: EngineConfig, log=None) -> LoadedModel:
     except OSError as exc:
         hint = " (offline: the hub id must already be in the Hugging Face cache)" if offline else ""
         raise RuntimeError(f"cannot load model {config.model!r}: {exc}{hint}") from exc
-    model.to(device).eval()
+    return wrap(model, source, config, tokenizer, log=log)
+
+
+def wrap(model, source: str, config: EngineConfig, tokenizer=None, log=None) -> LoadedModel:
+    """A model already in memory (a training checkpoint, say) as the engine loads one:
+    on its device, quantized if asked, with its tokenizer and FIM format from ``source``."""
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    device = choose_device(config.device)
+    dtype, autocast = choose_dtype(config.dtype, device)
+    model = model.to(device=device, dtype=dtype).eval()
     if config.quantize and device.type == "cpu":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     vocab = tokenizer.get_vocab().keys()

@@ -52,8 +52,8 @@ def _eval_table(report: dict) -> list[str]:
         lambda s: f"{_pct(s['identifier']['jedi_top1'])} / {_pct(s['identifier']['jedi_top5'])}",
     )
     row(
-        "FIM single-line exact: PSM / SPM",
-        lambda s: f"{_pct(s['fim']['psm_exact'])} / {_pct(s['fim']['spm_exact'])}",
+        "FIM single-line exact (the server's order)",
+        lambda s: f"{_pct(s['fim']['exact'])} ({s['fim']['order'].upper()})",
     )
     return rows
 
