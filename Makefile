@@ -1,8 +1,11 @@
 # reason-lsp: `make demo` and `make test` each set up .venv by themselves.
 #
-# Extension points for other parts of the project:
-#   TEST_EXTRA   further test targets `make test` runs after test-python
-#                (e.g. TEST_EXTRA=test-vscode, set in an included makefile).
+#   make test        everything CI runs: all pytest suites, then the VS Code extension
+#   make test-fast   the edit-test loop: tests/unit and tests/server (no model
+#                    subprocesses, no editors, no torch), a few seconds
+#   make test-python all pytest suites (unit, server, e2e, editor, model)
+#   make test-vscode the extension's unit tests and its end-to-end run in code-server
+#
 #   MODEL_DEPS   extra pip requirements for the model features.
 
 PYTHON ?= python3
@@ -13,12 +16,8 @@ STAMP := $(VENV)/.reason-lsp-installed
 EXTRAS ?= model,train,dev
 MODEL_DEPS ?=
 PYTEST_ARGS ?= -q
-TEST_EXTRA ?=
 
-# Optional per-component makefiles (e.g. vscode-extension/test.mk adds test-vscode).
--include $(wildcard mk/*.mk)
-
-.PHONY: all demo test test-python lint format venv clean-venv bench
+.PHONY: all demo test test-python test-fast lint format venv clean-venv bench
 all: test
 
 $(PY):
@@ -39,12 +38,15 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m reason_lsp.demo
 
-test: test-python $(TEST_EXTRA)
+test: test-python test-vscode
 
 # Offline like CI; one OpenMP thread per process, because the tests run a client, a
 # server and a model side by side on 2 cores, where spinning OpenMP threads starve.
 test-python: $(STAMP)
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS) tests/unit tests/server
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -55,6 +57,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 bench: $(STAMP)
+	$(PY) bench/startup.py
 	$(PY) bench/parse.py
 	$(PY) bench/completion.py
 
@@ -65,6 +68,5 @@ clean-venv:
 # in code-server driven by headless chromium. Installs chromium, libkrb5-dev and node 24
 # itself; screenshots go to artifacts/vscode-e2e/.
 .PHONY: test-vscode
-test: test-vscode
 test-vscode: $(STAMP)
 	bash vscode-extension/scripts/test.sh

@@ -61,6 +61,8 @@ class ModelHost:
 
     def __init__(self, server: Host) -> None:
         self.server = server
+        #: Builds an engine from a config (tests put a fake engine behind the protocol here).
+        self.factory = create_engine
         self.config: EngineConfig | None = None
         self.status = StatusParams("syntax-only")
         self._progress: Progress | None = None
@@ -78,7 +80,7 @@ class ModelHost:
         if config is None:
             self._publish(StatusParams("syntax-only", message="model features are off"))
             return
-        engine = create_engine(config, on_state=self._on_state_threadsafe, log=log.info)
+        engine = self.factory(config, on_state=self._on_state_threadsafe, log=log.info)
         self.server.engine = engine
         engine.start()
 

@@ -19,7 +19,7 @@ from helpers import ROOT, SERVER_COMMAND
 
 pytestmark = pytest.mark.editor
 
-SCRIPT = Path(__file__).parent / "editor" / "nvim_diagnostics.lua"
+SCRIPT = Path(__file__).parent / "nvim_diagnostics.lua"
 
 
 def find_nvim() -> str | None:

@@ -25,7 +25,7 @@ from reason_lsp.sandbox import Limits, Result, run_python
 from reason_lsp.sandbox.landlock import abi_version
 
 ROOT = os.geteuid() == 0
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox needs Linux")
 # Writes to /tmp are only stopped by Landlock (kernel) or bubblewrap; skip only when the
 # kernel has no Landlock at all, so a broken Landlock layer still fails these tests.

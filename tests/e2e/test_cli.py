@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from reason_lsp.cli import SUBCOMMANDS, main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_check_text_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -111,14 +110,11 @@ def test_console_entry_point_and_module_agree() -> None:
 
 
 def test_server_startup_imports_no_torch() -> None:
+    """How long start-up takes is measured by bench/startup.py, not asserted here."""
     code = (
-        "import sys, time; t = time.perf_counter(); import reason_lsp.app, reason_lsp.cli; "
-        "reason_lsp.app.create_server(); "
-        "print(time.perf_counter() - t, 'torch' in sys.modules, 'transformers' in sys.modules)"
+        "import sys; import reason_lsp.app, reason_lsp.cli; reason_lsp.app.create_server(); "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    seconds, torch, transformers = out.stdout.split()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    torch, transformers = out.stdout.split()
     assert torch == "False" and transformers == "False"
-    assert float(seconds) < 1.0, out.stdout
-    assert time.perf_counter() - start < 10

@@ -14,7 +14,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(os.environ.get("REASON_LSP_SHIPPED_MODEL") or ROOT / "models" / "reason-code-small")
 MAX_BYTES = 60 * 1024 * 1024
 

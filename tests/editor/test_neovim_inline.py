@@ -26,7 +26,7 @@ from tiny_model import MEMO
 pytestmark = [pytest.mark.editor, pytest.mark.slow]
 pytest.importorskip("torch")
 
-SCRIPT = Path(__file__).parent / "editor" / "nvim_inline_completion.lua"
+SCRIPT = Path(__file__).parent / "nvim_inline_completion.lua"
 #: The cursor's line, cut after "return 2 *"; the test types the space.
 LINE = "    return 2 * math.pi * radius"
 CUT = "    return 2 *"

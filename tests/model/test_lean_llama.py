@@ -19,7 +19,7 @@ from reason_lsp.engine import EngineConfig, GenerateRequest, loader  # noqa: E40
 from reason_lsp.engine.decoder import Decoder  # noqa: E402
 from reason_lsp.engine.lean_llama import LeanCache, LeanLlama, lean_for  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-4
 
 

@@ -15,7 +15,7 @@ import tree_sitter
 from reason_lsp.text import languages
 
 _SPEC = importlib.util.spec_from_file_location(
-    "bench_bugs", Path(__file__).resolve().parent.parent / "bench" / "bugs.py"
+    "bench_bugs", Path(__file__).resolve().parents[2] / "bench" / "bugs.py"
 )
 bugs = importlib.util.module_from_spec(_SPEC)
 sys.modules[_SPEC.name] = bugs  # dataclasses look their module up
