@@ -56,6 +56,11 @@ class GenerateRequest:
     priority: Priority = Priority.COMPLETION
     seed: int | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    #: Files from elsewhere in the workspace, ``(path, text)``, shown to the model before
+    #: the document (in its repository format where it has one); ``path`` is the
+    #: document's own path relative to the workspace.
+    context: tuple[tuple[str, str], ...] = ()
+    path: str = ""
 
     def cancel(self) -> None:
         self.cancel_event.set()

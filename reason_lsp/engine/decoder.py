@@ -148,8 +148,11 @@ class Decoder:
 
     def build_prompt(self, req: GenerateRequest, max_new: int) -> Prompt:
         budget = max(16, min(self.context_tokens, self.max_positions - max_new - 4))
-        before = self.encode(req.header + req.prefix)
-        before, heal = self._back_off(before, req.header + req.prefix)
+        # The repository context changes rarely while the user types, so it comes first and
+        # its tokens stay in the KV cache; left-truncation drops it before the document.
+        left = fim.repository_text(self.fim, req.context, req.path) + req.header + req.prefix
+        before = self.encode(left)
+        before, heal = self._back_off(before, left)
         use_fim = bool(self.fim) and req.suffix.strip() != ""
         after = self.encode(req.suffix) if use_fim else []
         after_budget = budget // 4 if len(before) + len(after) > budget - 3 else len(after)

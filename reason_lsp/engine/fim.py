@@ -164,3 +164,18 @@ def spm_ids(fmt_ids: dict[str, int], suffix_ids: list[int], prefix_ids: list[int
 def psm_ids(fmt_ids: dict[str, int], prefix_ids: list[int], suffix_ids: list[int]) -> list[int]:
     """PSM token ids from separately tokenized parts."""
     return [fmt_ids["prefix"], *prefix_ids, fmt_ids["suffix"], *suffix_ids, fmt_ids["middle"]]
+
+
+def repository_text(fmt: FimFormat | None, files: Iterable[tuple[str, str]], path: str) -> str:
+    """Other files of the repository, then the current file's marker, in the layout of
+    StarCoder2 and Qwen2.5-Coder (``<file_sep>path\ncode``) when the model has a file
+    separator, else as a comment line naming each file. Empty without files."""
+    files = list(files)
+    if not files:
+        return ""
+    sep = fmt.file_separator if fmt is not None else None
+    if sep:
+        parts = [f"{sep}{p}\n{text.rstrip()}\n" for p, text in files]
+        return "".join(parts) + f"{sep}{path}\n"
+    parts = [f"# {p}\n{text.rstrip()}\n\n" for p, text in files]
+    return "".join(parts) + (f"# {path}\n" if path else "")

@@ -16,8 +16,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -27,7 +28,7 @@ from reason_lsp import __version__
 from reason_lsp.engine import Engine
 from reason_lsp.server import code_actions
 from reason_lsp.server.capabilities import ClientFeatures
-from reason_lsp.server.feature import Feature
+from reason_lsp.server.feature import Context, Feature
 from reason_lsp.server.models import ModelHost
 from reason_lsp.server.protocol import ReasonProtocol
 from reason_lsp.server.publisher import DiagnosticsPublisher
@@ -93,6 +94,24 @@ class ReasonLanguageServer(LanguageServer):
             return None
         return self.documents.snapshot(uri, doc.source, self.encoding)
 
+    def relative_path(self, uri: str) -> str:
+        """The document's path relative to the workspace root (its file name outside it)."""
+        path = unquote(urlparse(uri).path)
+        root = self.workspace.root_path if self._workspace_ready() else None
+        if root:
+            try:
+                return PurePosixPath(path).relative_to(root).as_posix()
+            except ValueError:
+                pass
+        return PurePosixPath(path).name
+
+    def _workspace_ready(self) -> bool:
+        try:
+            self.workspace  # noqa: B018 - raises before initialize
+        except RuntimeError:
+            return False
+        return True
+
     def current_version(self, uri: str) -> int | None:
         state = self.documents.get(uri)
         return None if state is None else state.version
@@ -152,6 +171,20 @@ class ReasonLanguageServer(LanguageServer):
                 getattr(feature, hook)(*args)
             except Exception:
                 log.exception("%s.%s failed", feature.name, hook)
+
+    def prompt_context(self, snapshot: Snapshot, offset: int, budget_chars: int) -> list[Context]:
+        """Context for a completion prompt from every feature that has some, in order,
+        within ``budget_chars`` in all."""
+        found: list[Context] = []
+        for feature in self.features:
+            left = budget_chars - sum(len(c.text) for c in found)
+            if left <= 0:
+                break
+            try:
+                found.extend(feature.prompt_context(snapshot, offset, left))
+            except Exception:
+                log.exception("%s.prompt_context failed", feature.name)
+        return found
 
     def on_engine_ready(self, engine: Engine) -> None:
         self.fan_out("on_model_ready", engine)

@@ -8,6 +8,7 @@ default that does nothing, so a feature implements only what it needs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,6 +17,15 @@ if TYPE_CHECKING:
     from reason_lsp.engine import Engine
     from reason_lsp.settings import Settings
     from reason_lsp.text.documents import Snapshot
+
+
+@dataclass(frozen=True)
+class Context:
+    """One piece of prompt context: a file's path (relative to the workspace) and text."""
+
+    path: str
+    text: str
+    kind: str = "snippet"  # "declarations" | "snippet"
 
 
 class Feature:
@@ -46,6 +56,11 @@ class Feature:
         return []
 
     async def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return []
+
+    def prompt_context(self, snapshot: Snapshot, offset: int, budget_chars: int) -> list[Context]:
+        """Text from outside the document that a completion at ``offset`` should see
+        (definitions and similar code from the workspace), at most ``budget_chars``."""
         return []
 
     def held(self) -> set[str]:

@@ -108,11 +108,15 @@ class CompletionFeature(Feature):
         if engine is None:
             return None
         settings = self.server.settings
+        # Repository context gets about half the prompt (~4 characters a token).
+        found = self.server.prompt_context(snapshot, offset, settings.context_tokens * 2)
         try:
             done = await pipeline.complete(
                 engine, snapshot, offset, explicit=explicit,
                 context_tokens=settings.context_tokens, max_new_tokens=settings.max_new_tokens,
                 on_submit=stats.count_model_call,
+                context=tuple((c.path, c.text) for c in found),
+                path=self.server.relative_path(uri),
             )  # fmt: skip
         except asyncio.CancelledError:
             stats.cancelled += 1

@@ -50,8 +50,13 @@ async def complete(
     temperature: float = 0.0,
     seed: int | None = None,
     on_submit: Callable[[], None] | None = None,
+    context: tuple[tuple[str, str], ...] = (),
+    path: str = "",
 ) -> Completed | None:
     """Completions at ``offset``; None when the position gets none (strings, mid-word).
+
+    ``context`` are ``(path, text)`` pieces from the rest of the workspace, shown to the
+    model before the document (whose own workspace-relative path is ``path``).
 
     Raises what the engine raises (``Cancelled``, ``EngineUnavailable``, ...).
     """
@@ -62,7 +67,7 @@ async def complete(
         return None
     request = planning.generate_request(
         plan, max_new_tokens, key=snapshot.uri, samples=samples, temperature=temperature,
-        seed=seed,
+        seed=seed, context=context, path=path,
     )  # fmt: skip
     if on_submit is not None:
         on_submit()  # the model is asked from here on (stats count model calls)
