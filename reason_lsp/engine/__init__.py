@@ -62,10 +62,18 @@ def open_decoder(
     log=None,
 ) -> Decoder:
     """Load a model and wrap it in the server's decoder, for code that runs it directly
-    (the CLIs' one-shot paths, benchmarks, the evaluation and calibration)."""
-    from reason_lsp.engine import loader
-    from reason_lsp.engine.decoder import Decoder
+    (the CLIs' one-shot paths, benchmarks, the evaluation and calibration).
+
+    Raises :class:`EngineUnavailable` with one sentence when a model package (torch,
+    transformers, ...) is missing; a broken model raises what the loader raises."""
+    from reason_lsp.engine.local import missing_package
 
     config = EngineConfig(model=model, device=device, dtype=dtype, quantize=quantize)
     tokens = context_tokens if context_tokens is not None else config.context_tokens
-    return Decoder(loader.load(config, log=log), tokens)
+    try:
+        from reason_lsp.engine import loader
+        from reason_lsp.engine.decoder import Decoder
+
+        return Decoder(loader.load(config, log=log), tokens)
+    except ImportError as exc:
+        raise EngineUnavailable(missing_package(exc)) from exc

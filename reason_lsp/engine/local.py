@@ -17,6 +17,25 @@ from reason_lsp.engine.api import (
 )
 from reason_lsp.engine.base import WorkerEngine
 
+#: What installs every package the model needs (they are also ``reason-lsp``'s defaults).
+INSTALL_MODEL = "pip install 'reason-lsp[model]'"
+#: Import names whose distribution is called something else.
+_DISTRIBUTIONS = {"yaml": "PyYAML", "huggingface_hub": "huggingface-hub"}
+
+
+def missing_package(exc: ImportError) -> str:
+    """One sentence for a model package that cannot be imported: which one, and the fix."""
+    name = (exc.name or "").partition(".")[0]
+    if isinstance(exc, ModuleNotFoundError) and name:
+        package = _DISTRIBUTIONS.get(name, name)
+        return (
+            f"the model needs the Python package {package}, which is not installed; "
+            f"install it with: {INSTALL_MODEL}"
+        )
+    # Installed but broken (a missing shared library, a version that lacks a name).
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"the model packages cannot be imported ({reason}); reinstall them with: {INSTALL_MODEL}"
+
 
 class LocalEngine(WorkerEngine):
     CAPABILITIES = frozenset({GENERATE, SCORE, MEMBERS})
@@ -51,6 +70,11 @@ class LocalEngine(WorkerEngine):
             fim=loaded.fim.name if loaded.fim else None,
             backend="local",
         )
+
+    def _error_message(self, exc: Exception) -> str:
+        if isinstance(exc, ImportError):  # torch, transformers, ... not installed
+            return missing_package(exc)
+        return super()._error_message(exc)
 
     def run(
         self,

@@ -24,7 +24,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from reason_lsp import __version__
+from reason_lsp import __version__, project_config
 from reason_lsp.engine import Engine
 from reason_lsp.server import code_actions
 from reason_lsp.server.capabilities import ClientFeatures
@@ -270,7 +270,8 @@ def register_core(server: ReasonLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: ReasonLanguageServer, params: types.InitializeParams) -> None:
         ls.client_features = ClientFeatures.from_capabilities(params.capabilities)
-        settings, problems = parse_settings(params.initialization_options)
+        # The workspace's [tool.reason-lsp] on top: the editor and `check` in CI agree.
+        settings, problems = project_config.initial_settings(params)
         ls.settings = settings
         ls._pending_messages.extend(problems)  # shown once the client is ready
         log.info("reason-lsp %s: position encoding %s", __version__, ls.encoding)

@@ -19,7 +19,7 @@ def test_check_text_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     bad.write_text('s = "😋"\nprint((1)\n', encoding="utf-8")
     assert main(["check", "--no-model", str(bad)]) == 1
     out = capsys.readouterr().out.strip()
-    assert out == f'{bad}:2:6: error: "(" was never closed (reason-lsp)'
+    assert out == f'{bad}:2:6: error: "(" was never closed [syntax-error]'
 
 
 def test_check_json_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_unreadable_and_usage_errors_exit_two(
 ) -> None:
     assert main(["check", "--no-model", str(tmp_path / "missing.py")]) == 2
     assert "cannot read" in capsys.readouterr().err
-    assert main(["check", "--no-model", str(tmp_path)]) == 2
+    assert main(["check", "--no-model", str(tmp_path)]) == 0  # a folder is walked
     with pytest.raises(SystemExit) as exc:
         main(["check", "--no-model"])
     assert exc.value.code == 2
