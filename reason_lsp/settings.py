@@ -86,8 +86,24 @@ class Settings:
     max_new_tokens: int = _opt(
         "maxNewTokens", 64, "longest completion in tokens", minimum=1, maximum=8192
     )
+    max_model_chars: int = _opt(
+        "maxModelChars",
+        1_000_000,
+        "a larger document (in characters) gets no model features (completions, unlikely "
+        "code, generation); its syntax diagnostics keep working",
+        minimum=1_000,
+        maximum=1 << 30,
+    )
     completion_enable: bool = _opt("completion.enable", True, "classic completion items")
     completion_inline: bool = _opt("completion.inline", True, "inline (ghost text) completions")
+    completion_min_confidence: float = _opt(
+        "completion.minConfidence",
+        -1.0,
+        "show an automatic suggestion only when the model's calibrated probability that it is "
+        "typed next reaches this; -1 = the model's calibrated default, 0 = show every one",
+        minimum=-1.0,
+        maximum=1.0,
+    )
     diagnostics_syntax: bool = _opt("diagnostics.syntax", True, "tree-sitter syntax errors")
     diagnostics_model: bool = _opt("diagnostics.model", True, '"unlikely code" model warnings')
     diagnostics_threshold: float = _opt(

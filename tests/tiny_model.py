@@ -29,6 +29,13 @@ class Circle:
 
     def scaled(self, factor):
         return Circle(self.radius * factor)
+
+
+def radius_of(surface):
+    total = surface / math.pi
+    if total < 0:
+        raise ValueError("negative surface")
+    return math.sqrt(total)
 """
 
 

@@ -76,6 +76,9 @@ class Sample:
     logprob: float
     tokens: int
     finish: str  # "stop" | "length" | "eos"
+    #: Log-probability of each token generated after the healed text was spelled out
+    #: (empty when the engine cannot say, as with a remote server).
+    token_logprobs: tuple[float, ...] = ()
 
 
 @dataclass

@@ -276,6 +276,7 @@ class Decoder:
     ) -> tuple[Sample, int]:
         generated: list[int] = []
         logprob, finish, text = 0.0, "length", ""
+        scored: list[float] = []  # tokens after the healed text (what the user sees)
         vocab = logits.shape[-1]
         pending = prompt.heal  # healed text not yet produced
         for _ in range(max_new + 4):  # healing may spend a few extra steps
@@ -288,9 +289,12 @@ class Decoder:
             if token in self.eos_ids and not pending:
                 finish = "eos"
                 break
-            logprob += float(logp[token])
-            generated.append(token)
+            token_logprob = float(logp[token])
+            logprob += token_logprob
             piece = self.pieces()[token]
+            if len(piece) > len(pending):  # the token shows text beyond the healed part
+                scored.append(token_logprob)
+            generated.append(token)
             pending = pending[len(piece) :] if pending.startswith(piece) else ""
             text = self.tok.decode(generated)[len(prompt.heal) :]
             if req.stop is not None:
@@ -302,7 +306,7 @@ class Decoder:
                 break
             logits, slot.cache = self._forward([token], slot.cache)
             slot.ids.append(token)
-        return Sample(text, logprob, len(generated), finish), len(generated)
+        return Sample(text, logprob, len(generated), finish, tuple(scored)), len(generated)
 
     def _pick(self, logp: torch.Tensor, req: GenerateRequest, gen) -> int:
         if req.temperature <= 0:

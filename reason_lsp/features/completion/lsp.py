@@ -21,6 +21,7 @@ from lsprotocol import types
 from reason_lsp.engine import MEMBERS, Cancelled, Engine, EngineUnavailable
 from reason_lsp.features.completion import pipeline
 from reason_lsp.features.completion import plan as plan_mod
+from reason_lsp.features.completion.gate import Gate
 from reason_lsp.server.core import ReasonLanguageServer
 from reason_lsp.server.feature import Feature
 from reason_lsp.text.documents import Snapshot
@@ -50,6 +51,11 @@ class CompletionStats:
     verified: int = 0  # completions run against their function's doctests (verifyCompletions)
     verify_rejected: int = 0  # ... and dropped because an example failed
     last_verify_ms: float = 0.0
+    judged_dropped: int = 0  # candidates that broke the code, or openers without a body
+    unsure: int = 0  # candidates below the confidence threshold
+    last_confidence: float = -1.0  # the last candidate's acceptance probability (-1: none)
+    #: The last candidate's (mean, min, first) token log-probabilities.
+    last_features: list[float] = attrs.field(factory=list)
 
     def count_model_call(self) -> None:
         self.model_calls += 1
@@ -72,10 +78,19 @@ class CompletionFeature(Feature):
         self.server = server
         self.type_ahead: dict[str, plan_mod.TypeAhead] = {}
         self.stats_ = CompletionStats()
+        self._gate: tuple[str | None, Gate] | None = None
         self._register(server)
 
     def on_close(self, uri: str) -> None:
         self.type_ahead.pop(uri, None)
+
+    def gate(self) -> Gate:
+        """The confidence gate calibrated for the engine's model (none: show all)."""
+        engine = self.server.engine
+        folder = engine.model_folder if engine is not None else None
+        if self._gate is None or self._gate[0] != folder:
+            self._gate = (folder, Gate.load(folder))
+        return self._gate[1]
 
     def held(self) -> set[str]:
         return set(self.type_ahead)
@@ -94,7 +109,7 @@ class CompletionFeature(Feature):
         stats = self.stats_
         stats.requests += 1
         snapshot = self.server.snapshot(uri)
-        if snapshot is None:
+        if snapshot is None or not self.server.model_features_allowed(snapshot):
             return None
         offset = snapshot.index.offset_at(position, snapshot.encoding)
         cached = self.type_ahead.get(uri)
@@ -135,7 +150,19 @@ class CompletionFeature(Feature):
         if self.server.current_version(uri) != snapshot.version:
             stats.stale_dropped += 1
             return None  # computed for an old version
-        text = done.texts[0] if done.texts else None
+        stats.judged_dropped += done.dropped
+        text = None
+        if done.candidates:
+            best = done.candidates[0]
+            stats.last_confidence = (
+                self.gate().probability(best.confidence) if best.confidence else -1.0
+            )
+            if best.confidence is not None:  # the raw features, for calibration
+                stats.last_features = list(best.confidence.features())
+            if self.gate().allows(best.confidence, explicit, settings.completion_min_confidence):
+                text = best.text
+            else:
+                stats.unsure += 1
         if text is not None and settings.verify_completions:
             text = await self._verified(snapshot, offset, text)
         generation = done.generation
@@ -168,7 +195,7 @@ class CompletionFeature(Feature):
     async def members(self, snapshot: Snapshot, offset: int) -> list[tuple[str, float]]:
         """Top identifiers after ``name.`` from the model (empty when it cannot say)."""
         engine = self.server.engine_ready()
-        if engine is None:
+        if engine is None or not self.server.model_features_allowed(snapshot):
             return []
         try:
             return await pipeline.members(

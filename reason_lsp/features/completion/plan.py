@@ -88,7 +88,7 @@ def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
-def _indent_unit(text: str) -> str:
+def indent_unit(text: str) -> str:
     return "\t" if "\n\t" in text and "\n    " not in text else "    "
 
 
@@ -114,7 +114,7 @@ def plan(
 
     mode: Mode = "line"
     indent = _indent_of(line_prefix)
-    unit = _indent_unit(text)
+    unit = indent_unit(text)
     if not line_suffix.strip():
         stripped = line_prefix.rstrip()
         if stripped and stripped.endswith(_BLOCK_OPENERS[:2]):
@@ -219,10 +219,11 @@ def stop_rule(p: Plan) -> Callable[[str], int | None]:
     if p.mode == "line":
         return lambda t: t.index("\n") if "\n" in t else None
 
-    def block_end(t: str) -> int | None:
+    def block_end(t: str, finished: bool = False) -> int | None:
         lines = t.split("\n")
         pos = len(lines[0]) + 1
-        for i, line in enumerate(lines[1:-1], start=1):  # the last line may be unfinished
+        # While decoding, the last line may be unfinished; once it ends, it counts too.
+        for i, line in enumerate(lines[1:] if finished else lines[1:-1], start=1):
             if line.strip() and len(_indent_of(line)) < len(p.indent):
                 return pos - 1
             if i >= MAX_BLOCK_LINES:
@@ -304,7 +305,8 @@ def clean(
 ) -> str | None:
     """The completion as it should be shown, or None if it should be dropped."""
     if p.mode == "block":
-        completion = completion.rstrip()
+        cut = stop_rule(p)(completion, True)  # a dedent the model wrote before stopping
+        completion = (completion if cut is None else completion[:cut]).rstrip()
     else:
         completion = completion.split("\n", 1)[0].rstrip()
         completion = _strip_suffix_overlap(completion, p.line_suffix)
