@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from helpers import SERVER_COMMAND
-from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from test_completion_e2e import inline_params, open_at, start, stats
 from tiny_model import MEMO
