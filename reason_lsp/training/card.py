@@ -25,6 +25,42 @@ def _num(x: object, fmt: str = ".3f") -> str:
     return format(float(x), fmt) if isinstance(x, int | float) else "–"
 
 
+def _hardware(stats: dict) -> str:
+    device = str(stats.get("device", "cpu"))
+    if device.startswith("cuda"):
+        return "one GPU"
+    return f"the CPU ({stats['threads']} threads)" if "threads" in stats else "2 CPU cores"
+
+
+def _precision(stats: dict) -> str:
+    return "fp32" if stats.get("precision") == "fp32" else "bf16 autocast"
+
+
+def _optimizer(stats: dict) -> str:
+    if stats.get("optimizer") == "muon":
+        return "Muon on the hidden matrices with AdamW on embeddings and norms"
+    return "AdamW"
+
+
+def _cpu_hours(stats: dict) -> str:
+    """The run's CPU-hours: process CPU time, all threads, every resumed part summed."""
+    if "cpu_hours" not in stats:
+        return "CPU-hours not recorded for this run"
+    threads = f", {stats['threads']} threads" if "threads" in stats else ""
+    return f"{stats['cpu_hours']:.2f} CPU-hours of process time (all parts of the run{threads})"
+
+
+def _examples(stats: dict) -> list[str]:
+    if "repo_rate" not in stats:
+        return []
+    return [
+        "- Examples: windows that start at a line and end at a line break, each ending with "
+        f"`<|endoftext|>`; {100 * stats['repo_rate']:.0f}% with pieces of related files of "
+        "the same distribution in front (`<file_sep>path` per file, the layout of the "
+        f"server's prompts), the rest single files; FIM on {100 * stats.get('fim_rate', 0.5):.0f}%."
+    ]
+
+
 def _eval_table(report: dict) -> list[str]:
     rows = [
         "| | " + " | ".join(report["splits"]) + " |",
@@ -129,8 +165,11 @@ def render(
         "## Training",
         "",
         f"- {stats.get('tokens', 0) / 1e6:.1f} M tokens in {stats.get('steps', 0)} steps, "
-        f"{stats.get('minutes', 0):.0f} minutes on 2 CPU cores (bf16 autocast), AdamW, "
+        f"{stats.get('minutes', 0):.0f} minutes on {_hardware(stats)} "
+        f"({_precision(stats)}), {_optimizer(stats)}, "
         "warmup-stable-decay learning rate (decay over the last quarter).",
+        f"- Compute: {_cpu_hours(stats)}.",
+        *_examples(stats),
         f"- Command: `{command}`",
         "- Resumable (`--resume`), and a starting point for fine-tuning on your own code:",
         f"  `reason-lsp train --init models/{model_dir.name} --corpus ~/myrepo --out DIR "

@@ -1,12 +1,17 @@
-"""``reason-lsp train | build-corpus | eval``: the command line of the training tools."""
+"""``reason-lsp train | build-corpus | pack-corpus | eval``: the training tools' command line."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 DEFAULT_MODEL = Path("models/reason-code-small")
+_DEFAULT_VALID = (
+    Path("data/corpus/valid_stdlib.jsonl"),
+    Path("data/corpus/valid_thirdparty.jsonl"),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,17 +47,54 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true")
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--lr", type=float, default=None)
-    train.add_argument("--batch", type=int, default=8)
-    train.add_argument("--seq-len", type=int, default=512)
-    train.add_argument("--hidden", type=int, default=256)
-    train.add_argument("--layers", type=int, default=6)
-    train.add_argument("--heads", type=int, default=4)
-    train.add_argument("--intermediate", type=int, default=704)
-    train.add_argument("--vocab", type=int, default=12288)
+    train.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate")
+    train.add_argument("--optimizer", choices=["adamw", "muon"], default="adamw")
+    train.add_argument("--muon-lr", type=float, default=0.02, help="Muon's peak learning rate")
+    train.add_argument("--warmup", type=int, default=100, help="warm-up steps")
+    train.add_argument("--batch", type=int, default=None, help="rows a step (default: 4096 tokens)")
+    train.add_argument(
+        "--seq-len", type=int, default=1024, help="trained context (= max_position_embeddings)"
+    )
+    train.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    train.add_argument(
+        "--clock", choices=["wall", "cpu"], default="wall",
+        help="what --minutes counts: wall-clock, or this process's CPU time (all threads)",
+    )  # fmt: skip
+    train.add_argument("--fim-rate", type=float, default=0.5)
+    train.add_argument(
+        "--repo-rate", type=float, default=0.5, help="share of examples with repository context"
+    )
+    train.add_argument("--tokenizer", type=Path, help="reuse this folder's tokenizer.json")
+    train.add_argument(
+        "--packed", type=Path, help="train on a packed stream (reason-lsp pack-corpus)"
+    )
+    train.add_argument(
+        "--shape", choices=["small", "gpu", "tiny"], default="small",
+        help="named model shape (reason_lsp.training.train.SHAPES); the options below override it",
+    )  # fmt: skip
+    for name in ("hidden", "layers", "heads", "kv-heads", "intermediate", "vocab"):
+        train.add_argument(f"--{name}", type=int, default=None)
     train.add_argument("--eval-minutes", type=float, default=10.0)
+    train.add_argument(
+        "--eval-bytes", type=int, default=100_000, help="per held-out split (0: all)"
+    )
+    train.add_argument("--ckpt-minutes", type=float, default=5.0)
+    train.add_argument("--max-shard-mb", type=int, default=None, help="shard the safetensors")
     train.add_argument("--compile", action="store_true", help="torch.compile the model")
     train.add_argument("--threads", type=int, default=0)
+
+    pk = sub.add_parser(
+        "pack-corpus", help="pre-tokenize the training stream into xz uint16 shards"
+    )
+    pk.add_argument("--corpus", type=Path, action="append", help="default data/corpus/train.jsonl")
+    pk.add_argument("--valid", type=Path, action="append", help="held-out splits to carry along")
+    pk.add_argument("--tokenizer", type=Path, default=DEFAULT_MODEL)
+    pk.add_argument("--out", type=Path, default=Path("data/gpu"))
+    pk.add_argument("--tokens", type=float, required=True)
+    pk.add_argument("--seq-len", type=int, default=1024)
+    pk.add_argument("--seed", type=int, default=0)
+    pk.add_argument("--fim-rate", type=float, default=0.5)
+    pk.add_argument("--repo-rate", type=float, default=0.5)
 
     ev = sub.add_parser("eval", help="bits per byte of a model on held-out files")
     ev.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -89,13 +131,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     if args.command == "train":
         return _train(args)
+    if args.command == "pack-corpus":
+        return _pack(args)
     if args.command == "eval":
         return _eval(args)
     return 2
 
 
 def _train(args) -> int:
-    from reason_lsp.training.train import ModelShape, TrainOptions, main_log, train
+    from reason_lsp.training.train import SHAPES, TrainOptions, main_log, train
 
     if not args.minutes and not args.tokens:
         print("reason-lsp train: give a budget with --minutes or --tokens", file=sys.stderr)
@@ -103,44 +147,64 @@ def _train(args) -> int:
     corpus = args.corpus or [Path("data/corpus/train.jsonl")]
     valid = args.valid
     if valid is None and not args.corpus:
-        valid = [
-            p
-            for p in (
-                Path("data/corpus/valid_stdlib.jsonl"),
-                Path("data/corpus/valid_thirdparty.jsonl"),
-            )
-            if p.is_file()
-        ]
+        valid = [p for p in _DEFAULT_VALID if p.is_file()]
     out = args.out or (Path("runs/finetuned") if args.init else DEFAULT_MODEL)
-    shape = ModelShape(
-        hidden=args.hidden,
-        layers=args.layers,
-        heads=args.heads,
-        kv_heads=args.heads,
-        intermediate=args.intermediate,
-        vocab=args.vocab,
-    )
+    given = {
+        k: getattr(args, k)
+        for k in ("hidden", "layers", "heads", "kv_heads", "intermediate", "vocab")
+        if getattr(args, k) is not None
+    }
+    if "heads" in given and "kv_heads" not in given:
+        given["kv_heads"] = given["heads"]
+    shape = replace(SHAPES[args.shape], **given)
     lr = args.lr if args.lr is not None else (3e-4 if args.init else 2e-3)
+    # Options whose argparse name is the TrainOptions field.
+    same = (
+        "init", "minutes", "resume", "device", "seed", "seq_len", "warmup", "fim_rate",
+        "repo_rate", "eval_minutes", "ckpt_minutes", "compile", "threads", "optimizer",
+        "muon_lr", "precision", "clock", "tokenizer", "packed", "max_shard_mb",
+    )  # fmt: skip
     opts = TrainOptions(
         corpus=corpus,
         out=out,
         run_dir=args.run_dir or Path("runs") / out.name,
         valid=valid or [],
-        init=args.init,
-        minutes=args.minutes,
         tokens=int(args.tokens) if args.tokens else None,
-        resume=args.resume,
-        device=args.device,
-        seed=args.seed,
-        seq_len=args.seq_len,
-        batch=args.batch,
+        batch=args.batch or max(1, 4096 // args.seq_len),
         lr=lr,
-        eval_minutes=args.eval_minutes,
-        compile=args.compile,
-        threads=args.threads,
+        eval_bytes=args.eval_bytes or None,
         shape=shape,
+        **{name: getattr(args, name) for name in same},
     )
-    train(opts, log=main_log)
+    try:
+        train(opts, log=main_log)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"reason-lsp train: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _pack(args) -> int:
+    from reason_lsp.training.pack import pack
+    from reason_lsp.training.train import main_log
+
+    valid = args.valid if args.valid is not None else [p for p in _DEFAULT_VALID if p.is_file()]
+    try:
+        pack(
+            args.corpus or [Path("data/corpus/train.jsonl")],
+            args.tokenizer,
+            args.out,
+            int(args.tokens),
+            valid,
+            seq_len=args.seq_len,
+            seed=args.seed,
+            fim_rate=args.fim_rate,
+            repo_rate=args.repo_rate,
+            log=main_log,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"reason-lsp pack-corpus: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -19,6 +19,9 @@ from pathlib import Path
 
 from reason_lsp.engine.fim import EOS, FIM_PAD, SPECIAL_TOKENS
 
+#: The files of a saved tokenizer, as a model folder carries them.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 12288):
     """Train a byte-level BPE tokenizer on ``texts``."""
