@@ -104,6 +104,28 @@ class Settings:
         minimum=-1.0,
         maximum=1.0,
     )
+    completion_context_share: float = _opt(
+        "completion.contextShare",
+        0.4,
+        "share of the prompt budget given to context from other workspace files "
+        "(declarations, similar snippets); the rest is the document around the cursor",
+        minimum=0.0,
+        maximum=0.9,
+    )
+    workspace_enable: bool = _opt(
+        "workspace.enable", True, "index the workspace folders for repository context"
+    )
+    workspace_snippets: bool = _opt(
+        "workspace.snippets", True, "similar snippets from other files, besides declarations"
+    )
+    workspace_max_files: int = _opt(
+        "workspace.maxFiles", 10000, "most files indexed per workspace folder", minimum=1,
+        maximum=1_000_000,
+    )  # fmt: skip
+    workspace_max_file_kb: int = _opt(
+        "workspace.maxFileKb", 256, "larger files are not indexed (KiB)", minimum=1,
+        maximum=65536,
+    )  # fmt: skip
     diagnostics_syntax: bool = _opt("diagnostics.syntax", True, "tree-sitter syntax errors")
     diagnostics_model: bool = _opt("diagnostics.model", True, '"unlikely code" model warnings')
     diagnostics_threshold: float = _opt(

@@ -20,7 +20,9 @@ def test_every_documented_key_exists() -> None:
         "contextTokens", "maxNewTokens", "completion.enable", "completion.inline",
         "diagnostics.syntax", "diagnostics.model", "diagnostics.threshold", "sandbox.enable",
         "sandbox.require", "sandbox.timeout", "sandbox.memoryMb", "generation.samples",
-        "generation.temperature", "verifyCompletions",
+        "generation.temperature", "verifyCompletions", "maxModelChars",
+        "completion.minConfidence", "completion.contextShare", "workspace.enable",
+        "workspace.snippets", "workspace.maxFiles", "workspace.maxFileKb",
     }  # fmt: skip
     assert set(FIELDS) == keys
     assert len(schema()) == len(keys)
