@@ -33,12 +33,16 @@ kernel on a separate process, layered; :attr:`Result.isolation` (and the
 The three processes (launcher, namespace init, worker) are described in
 :mod:`reason_lsp.sandbox.launch`. With ``require=True`` a run that cannot get a
 write barrier, no network and a process cap is refused: nothing runs.
+
+User code never outlives its caller: the launcher and everything under it get a
+parent-death signal (``PR_SET_PDEATHSIG``), so they die even when the caller is
+SIGKILLed, and :func:`kill_running` (which the server calls on every exit path)
+SIGKILLs the process group, and the uid, of every run still going.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import math
@@ -55,6 +59,11 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from reason_lsp.sandbox import reaper
+from reason_lsp.sandbox.reaper import kill_running
+
+__all__ = ["Limits", "Result", "available_isolation", "kill_running", "run_python"]
 
 log = logging.getLogger("reason_lsp.sandbox")
 
@@ -159,26 +168,6 @@ def _prepare(workdir: str, code: str, files: dict[str, str] | None, owner: int |
                 os.chown(os.path.join(dirpath, name), owner, owner)
 
 
-def _kill_uid(uid: int) -> int:
-    """SIGKILL every process whose real uid is ``uid``; how many were found."""
-    found = 0
-    for _ in range(100):
-        pids = []
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                with contextlib.suppress(OSError):
-                    if os.stat(f"/proc/{name}").st_uid == uid:
-                        pids.append(int(name))
-        if not pids:
-            break
-        found += len(pids)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.005)
-    return found
-
-
 def run_python(
     code: str,
     limits: Limits = Limits(),
@@ -201,6 +190,7 @@ def run_python(
             "python": python,
             "script": SCRIPT,
             "status_fd": status_w,
+            "parent": os.getpid(),
             "uid": uid,
             "gid": uid,
             "limits": asdict(limits),
@@ -232,7 +222,8 @@ def run_python(
         )
         os.close(status_w)
         status_w = -1
-        out, err, status, timed_out = _collect(proc, status_r, limits, uid)
+        with reaper.running(proc.pid, uid):
+            out, err, status, timed_out = _collect(proc, status_r, limits, uid)
     finally:
         for fd in (status_r, status_w):
             if fd >= 0:
@@ -256,10 +247,7 @@ def _collect(
     killed = timed_out = False
 
     def kill_all() -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        if uid is not None and (n := _kill_uid(uid)):
-            log.debug("sandbox: killed %d leftover process(es) of uid %d", n, uid)
+        reaper.kill_run(proc.pid, uid)
 
     while sel.get_map():
         now = time.monotonic()

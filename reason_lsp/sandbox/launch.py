@@ -14,6 +14,13 @@ group) with the temp directory as cwd. Three processes:
 
 Status goes back as JSON lines on the fd ``status_fd``: ``{"applied": [...]}`` or
 ``{"refused": msg}`` from the worker before exec, ``{"wait": status}`` from init.
+
+Nothing outlives the caller: each of the three has a parent-death signal
+(``PR_SET_PDEATHSIG``; the worker sets it again after changing uid, which clears
+it), and each checks right after setting it that its parent is still there. In a
+pid namespace init's death takes every process in it; without one, init's
+parent-death signal is SIGUSR1, on which it kills its process group, its children
+and the run's uid first.
 """
 
 from __future__ import annotations
@@ -59,7 +66,14 @@ def _unshare(libc: ctypes.CDLL, root: bool, disable: list[str]) -> list[str]:
     return []
 
 
-def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
+def _die_with_parent(libc: ctypes.CDLL, parent: int | None, sig: int = signal.SIGKILL) -> None:
+    """Get ``sig`` when the parent dies; exit now if it already has (``parent`` None: no check)."""
+    libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL, init: int | None) -> None:
     lim = cfg["limits"]
     for which, value in (
         (resource.RLIMIT_AS, lim["memory_mb"] * MIB),
@@ -78,6 +92,7 @@ def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
         os.setresgid(cfg["gid"], cfg["gid"], cfg["gid"])
         os.setresuid(uid, uid, uid)
         applied.append(f"uid:{uid}")
+    _die_with_parent(libc, init)  # after the uid change, which clears it
     if uid is not None or "userns" in applied:
         # Per real uid: meaningful for a dedicated uid (or a fresh user namespace).
         resource.setrlimit(resource.RLIMIT_NPROC, (lim["processes"], lim["processes"]))
@@ -124,14 +139,21 @@ def _worker(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
     os._exit(127)
 
 
-def _init(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def _init(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL, launcher: int) -> None:
+    in_pidns = "pidns" in applied
+    me = int(os.readlink("/proc/self"))  # the host pid (/proc is the host's)
+    if in_pidns:
+        # Our parent is outside the namespace (getppid() says 0): nothing to compare.
+        _die_with_parent(libc, None)
+    else:
+        signal.signal(signal.SIGUSR1, lambda *_: _kill_everything(cfg, me))
+        _die_with_parent(libc, launcher, signal.SIGUSR1)
     if "subreaper" not in cfg["disable"] and libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
         applied.append("subreaper")
     worker = os.fork()
     if worker == 0:
         try:
-            _worker(cfg, applied, fd, libc)
+            _worker(cfg, applied, fd, libc, None if in_pidns else me)
         except BaseException as exc:
             _emit(fd, {"refused": f"sandbox setup failed: {exc!r}", "applied": applied})
         os._exit(126)
@@ -146,8 +168,7 @@ def _init(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
             _emit(fd, {"wait": st})
             break
     # Kill what the worker left behind: orphans were reparented to us. (In a pid
-    # namespace our exit does it; /proc is the host's, so use the host pid.)
-    me = int(os.readlink("/proc/self"))
+    # namespace our exit does it.)
     for _ in range(1000 if "subreaper" in applied and "pidns" not in applied else 0):
         children = _children(me)
         if not children:
@@ -163,17 +184,54 @@ def _init(cfg: dict, applied: list[str], fd: int, libc: ctypes.CDLL) -> None:
     os._exit(0 if status is not None else 1)
 
 
-def _children(parent: int) -> list[int]:
-    found = []
+def _kill_everything(cfg: dict, me: int) -> None:
+    """The caller is gone (no pid namespace to take the run with us): kill all of it."""
+    uid = cfg.get("uid")
+    for _ in range(100):
+        victims = _descendants(me)  # those that left the group (setsid) too
+        if uid is not None and os.getuid() == 0:
+            victims += [int(n) for n in os.listdir("/proc") if n.isdigit() and _owned_by(n, uid)]
+        if not victims:
+            break
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    os.killpg(os.getpgrp(), signal.SIGKILL)  # the group, this process included
+    os._exit(1)
+
+
+def _owned_by(pid: str, uid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == uid
+    except OSError:
+        return False
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid, for every process in /proc."""
+    found = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
                 with open(f"/proc/{name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-            except OSError:
+                    found[int(name)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
                 continue
-            if int(fields[1]) == parent:
-                found.append(int(name))
+    return found
+
+
+def _children(parent: int) -> list[int]:
+    return [pid for pid, ppid in _parents().items() if ppid == parent]
+
+
+def _descendants(root: int) -> list[int]:
+    parents = _parents()
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        kids = [child for child, ppid in parents.items() if ppid == pid]
+        found += kids
+        todo += kids
     return found
 
 
@@ -181,10 +239,12 @@ def main() -> None:
     cfg = json.loads(sys.argv[1])
     fd = cfg["status_fd"]
     libc = ctypes.CDLL(None, use_errno=True)
+    _die_with_parent(libc, cfg.get("parent"))
+    me = os.getpid()
     applied = ["pgroup", "tmpdir", *_unshare(libc, os.geteuid() == 0, cfg["disable"])]
     init = os.fork()
     if init == 0:
-        _init(cfg, applied, fd, libc)
+        _init(cfg, applied, fd, libc, me)
     os.close(fd)
     _, st = os.waitpid(init, 0)
     os._exit(os.waitstatus_to_exitcode(st) & 0xFF)
