@@ -10,6 +10,7 @@ from __future__ import annotations
 from reason_lsp.features.completion.lsp import CompletionFeature
 from reason_lsp.features.generation.lsp import GenerationFeature
 from reason_lsp.features.unlikely.lsp import UnlikelyFeature
+from reason_lsp.features.workspace.lsp import WorkspaceFeature
 from reason_lsp.server.core import ReasonLanguageServer, register_core
 
 
@@ -18,6 +19,7 @@ def create_server() -> ReasonLanguageServer:
     server = ReasonLanguageServer()
     for feature in (CompletionFeature(server), UnlikelyFeature(server), GenerationFeature(server)):
         server.add_feature(feature)
+    server.add_feature(WorkspaceFeature(server))
     # After the features: the code-action capability lists the kinds they offer.
     register_core(server)
     return server

@@ -7,6 +7,7 @@ engine sees exactly the conventions of the shipped model, in a few seconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 MEMO = """import math
@@ -39,19 +40,26 @@ def radius_of(surface):
 """
 
 
-def build_memorizing_model(root: Path, steps: int = 500, text: str = MEMO) -> Path:
-    """Train a tiny model on ``text`` (:data:`MEMO`) until it has it by heart; return its folder."""
+def build_memorizing_model(
+    root: Path, steps: int = 500, text: str = MEMO, texts: Sequence[str] = ()
+) -> Path:
+    """Train a tiny model on ``text`` (:data:`MEMO`) until it has it by heart; return its folder.
+
+    With ``texts``, on each of them instead, each a distribution of its own (so training
+    puts no other file in front of it as repository context)."""
     import torch
 
     from reason_lsp.training.train import ModelShape, TrainOptions, train
 
     torch.manual_seed(0)
     corpus = root / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
-    (corpus / "memo.py").write_text(text)
+    corpora = [corpus / f"d{i}" for i in range(len(texts))] if texts else [corpus]
+    for folder, body in zip(corpora, texts or (text,), strict=True):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "memo.py").write_text(body)
     out = root / "model"
     opts = TrainOptions(
-        corpus=[corpus],
+        corpus=corpora,
         out=out,
         run_dir=root / "run",
         tokens=steps * 8 * 128,

@@ -1,0 +1,1 @@
+"""The workspace feature: indexing the workspace folders and repository context for prompts."""
