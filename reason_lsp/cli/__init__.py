@@ -123,15 +123,15 @@ def _delegate(name: str, target: str, argv: list[str]) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """The language server until ``exit``, the end of input or a signal; its exit code
+    (0 after ``shutdown``, 1 without, as LSP says)."""
     from reason_lsp.app import create_server
+    from reason_lsp.server import transport
 
     server = create_server()
     if args.tcp:
-        log.info("serving on %s:%s", args.host, args.port)
-        server.start_tcp(args.host, args.port)
-    else:
-        server.start_io()
-    return 0
+        return transport.serve_tcp(server, args.host, args.port)
+    return transport.serve_stdio(server)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,9 +24,9 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from reason_lsp import __version__, project_config
+from reason_lsp import __version__, project_config, sandbox
 from reason_lsp.engine import Engine
-from reason_lsp.server import code_actions
+from reason_lsp.server import code_actions, jsonrpc, limits
 from reason_lsp.server.capabilities import ClientFeatures
 from reason_lsp.server.feature import Context, Feature
 from reason_lsp.server.models import ModelHost
@@ -34,7 +34,7 @@ from reason_lsp.server.protocol import ReasonProtocol
 from reason_lsp.server.publisher import DiagnosticsPublisher
 from reason_lsp.settings import NAMESPACE, Settings, parse_settings, unwrap
 from reason_lsp.text.diagnostics import collect
-from reason_lsp.text.documents import DocumentStore, Snapshot
+from reason_lsp.text.documents import DocumentStore, Snapshot, document_key
 from reason_lsp.text.positions import normalize_encoding
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class ReasonLanguageServer(LanguageServer):
     """pygls server holding reason-lsp's state."""
 
     def __init__(self) -> None:
-        super().__init__("reason-lsp", __version__, protocol_cls=ReasonProtocol)
+        super().__init__("reason-lsp", __version__, protocol_cls=ReasonProtocol,
+                         converter_factory=jsonrpc.strict_converter)  # fmt: skip
         self.settings = Settings()
         self.settings_epoch = 0
         self.documents = DocumentStore()
@@ -61,6 +62,11 @@ class ReasonLanguageServer(LanguageServer):
         # shutdown can drop what has not started.
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="reason-lsp-blocking")
         self._initialized = False
+        self._stopped = False
+        self._too_big: set[str] = set()  # documents told about being too big for the model
+        #: ``exit`` (or the end of input) calls this with the exit code; the transport sets it.
+        self.on_exit: Callable[[int], None] | None = None
+        self.exit_code: int | None = None
 
     def add_feature(self, feature: Feature) -> None:
         self.features.append(feature)
@@ -86,7 +92,7 @@ class ReasonLanguageServer(LanguageServer):
         return engine if engine is not None and engine.state == "ready" else None
 
     def workspace_document(self, uri: str) -> TextDocument | None:
-        return self.workspace.text_documents.get(unquote(uri))
+        return self.workspace.text_documents.get(document_key(uri))
 
     def snapshot(self, uri: str) -> Snapshot | None:
         doc = self.workspace_document(uri)
@@ -146,13 +152,31 @@ class ReasonLanguageServer(LanguageServer):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Errors outside any handler. Unparseable input is logged, not shown: it
-        has no id to answer (pygls would drop an ``"id": null`` error response's id,
-        which confuses clients), and the user can do nothing about it."""
-        if isinstance(error, ValueError):  # JSONDecodeError, UnicodeDecodeError
-            log.error("unparseable message skipped: %s", error)
-            return
-        super().report_server_error(error, source)
+        """Errors pygls meets outside a response: logged, never shown. Requests already
+        got their error response, and the user can do nothing about a hostile message
+        or a bug of ours; ``tell`` is for what the user can act on."""
+        log.error("%s: %s", getattr(source, "__name__", source), error, exc_info=error)
+
+    def model_features_allowed(self, snapshot: Snapshot) -> bool:
+        """Whether model features may look at this document (not too big for them);
+        the first time one is not, the user is told, once per document."""
+        reason = limits.too_big(snapshot.text, self.settings.max_model_chars)
+        if reason is None:
+            self._too_big.discard(snapshot.uri)
+            return True
+        if snapshot.uri not in self._too_big:
+            self._too_big.add(snapshot.uri)
+            name = PurePosixPath(urlparse(snapshot.uri).path).name or snapshot.uri
+            self.tell(f"reason-lsp: {name} {reason}; model features are off for it, "
+                      "syntax diagnostics keep working.")  # fmt: skip
+        return False
+
+    def request_exit(self, code: int) -> None:
+        """``exit`` (or the end of input): stop with ``code``, through the transport."""
+        if self.exit_code is None:
+            self.exit_code = code
+        if self.on_exit is not None:
+            self.on_exit(self.exit_code)
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         log.warning("%s", message)
@@ -255,12 +279,17 @@ class ReasonLanguageServer(LanguageServer):
             self.workspace_diagnostic_refresh(None)
 
     def stop(self) -> None:
-        """``shutdown``: stop background work, the features and the engine."""
+        """``shutdown`` (and every other way out): stop background work, the features,
+        sandbox runs in flight and the engine (whose worker thread is joined)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.publisher.cancel_all()
         self.fan_out("shutdown")
         for task in list(self._tasks):
             task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        sandbox.kill_running()  # user code never outlives the server
         self.models.stop()
 
 
@@ -315,6 +344,7 @@ def register_core(server: ReasonLanguageServer) -> None:
     def did_close(ls: ReasonLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.documents.close(uri)
+        ls._too_big.discard(uri)
         ls.fan_out("on_close", uri)
         if not ls.pull_diagnostics:
             ls.publisher.clear(uri)

@@ -17,6 +17,12 @@ text; a mismatch is logged as an error and the tree is rebuilt from scratch
 :class:`Snapshot` is the immutable view background jobs get: (uri, version,
 text, tree). A result computed from a snapshot whose version is no longer
 current must be dropped by whoever publishes it.
+
+URIs: :func:`document_key` is the one normalisation of a document URI, the one
+pygls's workspace keys its text by (percent-decoding, so ``al%41s.py`` and
+``alAs.py`` are one document). The store keys by it too and remembers the spelling
+the document was opened with (:meth:`DocumentStore.spelling`), which the protocol
+layer gives every incoming URI, so no two parts of the server can disagree.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from urllib.parse import unquote
 
 import tree_sitter
 from lsprotocol import types
@@ -124,23 +131,37 @@ def apply_changes(
     return text, data
 
 
+def document_key(uri: str) -> str:
+    """The key of the document at ``uri``: the same one pygls's workspace uses."""
+    return unquote(uri)
+
+
 class DocumentStore:
-    """Per-document trees for the open documents, keyed by URI."""
+    """Per-document trees for the open documents, keyed by :func:`document_key`."""
 
     def __init__(self) -> None:
         self._docs: dict[str, DocumentState] = {}
 
     def __contains__(self, uri: str) -> bool:
-        return uri in self._docs
+        return document_key(uri) in self._docs
 
     def __len__(self) -> int:
         return len(self._docs)
 
     def get(self, uri: str) -> DocumentState | None:
-        return self._docs.get(uri)
+        return self._docs.get(document_key(uri))
 
     def uris(self) -> list[str]:
-        return list(self._docs)
+        return [state.uri for state in self._docs.values()]
+
+    def spelling(self, uri: str) -> str:
+        """``uri`` as the open document it names was opened (``uri`` itself if none is)."""
+        state = self._docs.get(document_key(uri))
+        if state is None:
+            return uri
+        if state.uri != uri:
+            log.debug("%s is open as %s; using that spelling", uri, state.uri)
+        return state.uri
 
     def open(
         self, uri: str, text: str, version: int | None, language_id: str | None
@@ -151,12 +172,12 @@ class DocumentStore:
         else:
             name, language = resolved
             state = DocumentState(uri, name, tree_sitter.Parser(language), version=version)
-        self._docs[uri] = state
+        self._docs[document_key(uri)] = state
         self._parse_fresh(state, text)
         return state
 
     def close(self, uri: str) -> None:
-        self._docs.pop(uri, None)
+        self._docs.pop(document_key(uri), None)
 
     def _parse_fresh(self, state: DocumentState, text: str) -> None:
         if state.parser is None:
@@ -174,7 +195,7 @@ class DocumentStore:
         encoding: str = UTF16,
     ) -> str:
         """New text after ``changes``; the document's tree follows incrementally."""
-        state = self._docs[uri]
+        state = self._docs[document_key(uri)]
         if state.parser is None or state.tree is None:
             text, _ = apply_changes(old_text, changes, encoding)
             state.version = version
@@ -194,7 +215,7 @@ class DocumentStore:
 
     def verify(self, uri: str, text: str) -> bool:
         """Check the tree's bytes against pygls's ``text``; resync and log if they differ."""
-        state = self._docs.get(uri)
+        state = self._docs.get(document_key(uri))
         if state is None or state.parser is None:
             return True
         if state.source == encode(text):
@@ -205,14 +226,14 @@ class DocumentStore:
 
     def resync(self, uri: str, text: str) -> None:
         """Rebuild the tree from scratch from ``text``."""
-        state = self._docs.get(uri)
+        state = self._docs.get(document_key(uri))
         if state is None:
             return
         state.resyncs += 1
         self._parse_fresh(state, text)
 
     def snapshot(self, uri: str, text: str, encoding: str = UTF16) -> Snapshot | None:
-        state = self._docs.get(uri)
+        state = self._docs.get(document_key(uri))
         if state is None:
             return None
-        return Snapshot(uri, state.version, text, state.language, state.tree, encoding)
+        return Snapshot(state.uri, state.version, text, state.language, state.tree, encoding)

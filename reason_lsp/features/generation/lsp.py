@@ -148,6 +148,8 @@ class GenerationFeature(Feature):
         engine = ls.engine_ready()
         if engine is None:
             return self._finish(GenerateResult(False, False, "the model is not ready"))
+        if not ls.model_features_allowed(snapshot):
+            return self._finish(GenerateResult(False, False, "the document is too big"))
         settings = ls.settings
         n = settings.generation_samples
         progress = Progress(ls, f"Generating {task.target.name}")

@@ -24,6 +24,7 @@ from lsprotocol import types
 
 from reason_lsp.engine import SCORE, Cancelled, Engine, EngineUnavailable
 from reason_lsp.features.unlikely import flags as unlikely
+from reason_lsp.server import limits
 from reason_lsp.server.core import ReasonLanguageServer
 from reason_lsp.server.feature import Feature
 from reason_lsp.settings import Settings
@@ -140,6 +141,9 @@ class UnlikelyFeature(Feature):
         snapshot = self.server.snapshot(uri)
         if snapshot is None or snapshot.tree is None or snapshot.language != "python":
             return
+        if not self.server.model_features_allowed(snapshot):
+            self.flags.pop(uri, None)
+            return
         engine = self.server.engine_ready()
         if engine is None:
             return
@@ -152,7 +156,7 @@ class UnlikelyFeature(Feature):
         thresholds = self.thresholds()
         fresh = 0
         for region in regions:
-            if region.key in cache:
+            if region.key in cache or limits.region_too_big(region.start, region.end):
                 continue
             if self.server.current_version(uri) != snapshot.version:
                 return  # a newer version has its own run
