@@ -80,6 +80,31 @@ class Settings:
         "openai.url", "", "base URL of the OpenAI-compatible server (backend=openai)"
     )
     openai_model: str = _opt("openai.model", "", "model name to request from that server")
+    openai_api_key_env: str = _opt(
+        "openai.apiKeyEnv",
+        "",
+        "name of the environment variable that holds that server's API key (the key itself "
+        "never goes in a settings file); empty = no key",
+    )
+    openai_fim: str = _opt(
+        "openai.fim",
+        "auto",
+        "fill-in-the-middle template for the served model: auto = detected from the model's "
+        "tokens and name, none = prefix only, server = the API's suffix field, or a named "
+        "convention",
+        choices=("auto", "none", "server", "reason", "starcoder", "qwen2.5-coder",
+                 "deepseek-coder", "codellama"),
+    )  # fmt: skip
+    openai_redact: bool = _opt(
+        "openai.redact",
+        True,
+        "replace secrets (keys, tokens, passwords, private keys) with a placeholder before "
+        "code is sent to the server",
+    )
+    openai_timeout: float = _opt(
+        "openai.timeout", 30.0, "seconds to wait for that server per request", minimum=1.0,
+        maximum=600.0,
+    )  # fmt: skip
     context_tokens: int = _opt(
         "contextTokens", 1024, "prompt budget in tokens", minimum=16, maximum=1 << 20
     )

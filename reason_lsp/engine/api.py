@@ -174,6 +174,10 @@ class EngineConfig:
     url: str = _setting_default("openai_url")
     remote_model: str = _setting_default("openai_model")
     context_tokens: int = _setting_default("context_tokens")
+    api_key_env: str = _setting_default("openai_api_key_env")
+    fim: str = _setting_default("openai_fim")
+    redact: bool = _setting_default("openai_redact")
+    timeout_s: float = _setting_default("openai_timeout")
 
     @classmethod
     def from_settings(cls, settings) -> EngineConfig:
@@ -186,4 +190,8 @@ class EngineConfig:
             url=settings.openai_url,
             remote_model=settings.openai_model,
             context_tokens=settings.context_tokens,
+            api_key_env=settings.openai_api_key_env,
+            fim=settings.openai_fim,
+            redact=settings.openai_redact,
+            timeout_s=settings.openai_timeout,
         )

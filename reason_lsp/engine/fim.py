@@ -179,3 +179,49 @@ def repository_text(fmt: FimFormat | None, files: Iterable[tuple[str, str]], pat
         return "".join(parts) + f"{sep}{path}\n"
     parts = [f"# {p}\n{text.rstrip()}\n\n" for p, text in files]
     return "".join(parts) + (f"# {path}\n" if path else "")
+
+
+def by_name(name: str) -> FimFormat | None:
+    """The convention called ``name`` ("reason", "starcoder", "qwen2.5-coder", ...)."""
+    if name == REASON.name:
+        return REASON
+    return next((f for f in KNOWN_FORMATS if f.name == name), None)
+
+
+#: Substrings of a served model's name and the convention its family uses.
+_FAMILIES = (
+    ("reason-code", "reason"),
+    ("qwen2.5-coder", "qwen2.5-coder"),
+    ("qwen2.5coder", "qwen2.5-coder"),
+    ("qwen3-coder", "qwen2.5-coder"),
+    ("starcoder", "starcoder"),
+    ("deepseek-coder", "deepseek-coder"),
+    ("codellama", "codellama"),
+    ("code-llama", "codellama"),
+)
+
+
+def for_model_name(model: str) -> FimFormat | None:
+    """The FIM convention of a model known only by name (a server's model id, such as
+    ``qwen2.5-coder:1.5b`` or ``bigcode/starcoder2-3b``); None when the name says nothing."""
+    lowered = model.lower().replace("_", "-")
+    for needle, name in _FAMILIES:
+        if needle in lowered:
+            return by_name(name)
+    return None
+
+
+def prompt_text(fmt: FimFormat | None, left: str, suffix: str) -> str:
+    """The prompt as text for a server that tokenizes it: SPM when the model was trained
+    on it, else PSM; the prefix alone without a format or without a suffix."""
+    if fmt is None or not suffix.strip():
+        return left
+    return spm_text(fmt, left, suffix) if fmt.supports_spm else psm_text(fmt, left, suffix)
+
+
+def stop_strings(fmt: FimFormat | None) -> list[str]:
+    """Texts that end a completion: end of text, FIM markers, a file separator."""
+    if fmt is None:
+        return [EOS]
+    found = [fmt.eos, *fmt.extra_stops, fmt.file_separator, fmt.prefix, fmt.suffix, fmt.middle]
+    return list(dict.fromkeys(s for s in found if s))

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from reason_lsp.engine import Engine, EngineConfig, create_engine
+from reason_lsp.engine import Engine, EngineConfig, create_engine, latency
 from reason_lsp.server.capabilities import ClientFeatures
 from reason_lsp.server.progress import Progress
 from reason_lsp.settings import Settings
@@ -24,16 +24,33 @@ from reason_lsp.settings import Settings
 log = logging.getLogger(__name__)
 
 STATUS_METHOD = "reasonLsp/status"
+BACKEND_STATS_METHOD = "reasonLsp/backendStats"
 
 
 @attrs.define
 class StatusParams:
     """``reasonLsp/status``: the model's state for the editor's status bar."""
 
-    state: str  # "loading" | "ready" | "error" | "syntax-only"
+    state: str  # "loading" | "ready" | "retrying" | "error" | "syntax-only"
     model: str = ""
     device: str = ""
     message: str = ""
+
+
+@attrs.define
+class BackendStatsResult:
+    """``reasonLsp/backendStats``: each remote backend's latency and errors in this process
+    (:mod:`reason_lsp.engine.latency`; ``reason-lsp stats`` prints it)."""
+
+    version: int
+    pid: int
+    updated: float
+    backends: list[Any]
+
+
+def backend_stats() -> BackendStatsResult:
+    snap = latency.snapshot()
+    return BackendStatsResult(snap.version, snap.pid, snap.updated, snap.backends)
 
 
 class Host(Protocol):
@@ -67,6 +84,10 @@ class ModelHost:
         self.status = StatusParams("syntax-only")
         self._progress: Progress | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._told_unreachable = False
+        register = getattr(server, "feature", None)
+        if register is not None:
+            register(BACKEND_STATS_METHOD)(lambda ls, params: backend_stats())
 
     def ensure(self) -> None:
         """Start the engine the settings ask for (or stop it); call on the event loop."""
@@ -103,6 +124,16 @@ class ModelHost:
             self._progress = Progress(self.server, "Loading model…")
             self.server.run_task(self._progress.begin(detail, None), "progress-begin")
             self._publish(StatusParams("loading", model=model, message=detail))
+        elif state == "retrying":
+            # The server went away (or was never there): completions pause, syntax goes
+            # on, and the engine reconnects by itself; said in the status bar every time,
+            # in a message once.
+            self._end_progress("Model server unreachable; retrying")
+            self._publish(StatusParams("retrying", model=model, message=detail))
+            if not self._told_unreachable:
+                self._told_unreachable = True
+                self.server.tell(f"reason-lsp: {detail}; completions resume when it is "
+                                 "back, syntax diagnostics keep working.")  # fmt: skip
         elif state == "ready":
             device = info.device if info else ""
             self._end_progress(f"Model ready on {device}")

@@ -23,6 +23,7 @@ def test_every_documented_key_exists() -> None:
         "generation.temperature", "verifyCompletions", "maxModelChars",
         "completion.minConfidence", "completion.contextShare", "workspace.enable",
         "workspace.snippets", "workspace.maxFiles", "workspace.maxFileKb",
+        "openai.apiKeyEnv", "openai.fim", "openai.redact", "openai.timeout",
     }  # fmt: skip
     assert set(FIELDS) == keys
     assert len(schema()) == len(keys)

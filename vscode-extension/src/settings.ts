@@ -13,6 +13,11 @@ const MODEL_KEYS = ['model', 'device', 'dtype', 'quantize', 'backend', 'openai.u
  */
 export const SERVER_KEYS = [
   ...MODEL_KEYS,
+  // The server restarts its engine itself when these change: no process restart.
+  'openai.apiKeyEnv',
+  'openai.fim',
+  'openai.redact',
+  'openai.timeout',
   'contextTokens',
   'maxNewTokens',
   'maxModelChars',

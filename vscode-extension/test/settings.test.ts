@@ -29,7 +29,7 @@ test('defaults in package.json match the server schema', () => {
     dtype: 'auto',
     quantize: false,
     backend: 'local',
-    openai: { url: '', model: '' },
+    openai: { url: '', model: '', apiKeyEnv: '', fim: 'auto', redact: true, timeout: 30 },
     contextTokens: 1024,
     maxNewTokens: 64,
     maxModelChars: 1000000,
