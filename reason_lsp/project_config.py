@@ -121,17 +121,25 @@ def for_workspace(root_uri: str | None, root_path: str | None = None) -> Project
     return load(folder / "pyproject.toml") if folder is not None else ProjectConfig()
 
 
-def initial_settings(params: Any) -> tuple[Settings, list[str]]:
-    """The server's settings at ``initialize``: the client's ``initializationOptions``,
-    then the workspace's ``[tool.reason-lsp]`` on top.
+def overlay(
+    settings: Settings, root_uri: str | None, root_path: str | None = None
+) -> tuple[Settings, list[str]]:
+    """``settings`` (the client's) with the workspace root's table on top, and its problems.
 
     The project file wins because clients send every setting, defaults included (the
     VS Code extension does), so a value from the editor cannot be told from a default;
-    the file is what the team and CI agreed on. Problems in either come back as sentences.
+    the file is what the team and CI agreed on.
     """
+    project = for_workspace(root_uri, root_path)
+    settings, problems = project.apply(settings)
+    return settings, [*project.problems, *problems]
+
+
+def initial_settings(params: Any) -> tuple[Settings, list[str]]:
+    """The server's settings at ``initialize``: ``initializationOptions``, then the
+    workspace's ``[tool.reason-lsp]`` on top (:func:`overlay`)."""
     settings, problems = parse_settings(params.initialization_options)
     folders = getattr(params, "workspace_folders", None) or []
     root_uri = folders[0].uri if folders else getattr(params, "root_uri", None)
-    project = for_workspace(root_uri, getattr(params, "root_path", None))
-    settings, more = project.apply(settings)
-    return settings, [*problems, *project.problems, *more]
+    settings, more = overlay(settings, root_uri, getattr(params, "root_path", None))
+    return settings, [*problems, *more]

@@ -5,8 +5,8 @@ A directory is walked the way linters do: files in a language the server knows
 the walked folders and of their parents up to the repository root, plus
 ``.git/info/exclude``), the usual folders that hold no project code (virtualenvs,
 ``node_modules``, build output, caches) and anything matching ``--exclude``. A file
-named on the command line is always read unless ``--exclude`` matches it: pre-commit
-names exactly the files it wants checked.
+named on the command line is always read unless ``--exclude`` matches it (pre-commit
+names exactly the files it wants checked), and so is a named folder that git ignores.
 
 Exclude globs use ``.gitignore`` syntax (``pathspec``), relative to the current folder:
 ``tests/data/``, ``*_pb2.py``, ``**/generated/**``.
@@ -117,6 +117,10 @@ class _GitIgnores:
             self._read(repo, repo / ".git" / "info" / "exclude", first=True)
             for parent in reversed([top, *top.parents][: len(top.parts) - len(repo.parts) + 1]):
                 self._read(parent, parent / ".gitignore")
+            if top != repo and self.ignored(top, folder=True):
+                # A folder named on the command line is checked even though git ignores
+                # it (as ripgrep searches one): only the ignore files inside it apply.
+                self.specs = [entry for entry in self.specs if top in (entry[0], *entry[0].parents)]
 
     def _read(self, base: Path, path: Path, first: bool = False) -> None:
         if path in self.read or not path.is_file():

@@ -111,8 +111,13 @@ def _row_stats(
     """(surprisal, likeliest non-special id, its log-probability) per row of ``logits``."""
     lse = torch.logsumexp(logits, dim=-1)
     actual = logits.gather(1, targets[:, None])[:, 0]
-    logits[:, special] = float("-inf")
     top_logit, top_id = logits.max(dim=-1)
+    if special:  # the rare row whose favourite is a special token: its best other choice
+        again = torch.isin(top_id, torch.tensor(special, device=top_id.device))
+        if bool(again.any()):
+            rows = logits[again]
+            rows[:, special] = float("-inf")
+            top_logit[again], top_id[again] = rows.max(dim=-1)
     return list(
         zip((lse - actual).tolist(), top_id.tolist(), (top_logit - lse).tolist(), strict=True)
     )

@@ -71,6 +71,9 @@ def test_gitignore_files_apply_as_git_reads_them(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert sorted(p for p in listed if p.endswith(".py")) == everything
+    # A folder git ignores is still walked when named (its own .gitignore files apply).
+    make(tmp_path, {"generated/.gitignore": "skip.py\n", "generated/skip.py": ""})
+    assert rels(list(walk(tmp_path / "generated")), tmp_path) == ["generated/code.py"]
 
 
 def test_named_files_are_read_whatever_their_folder_or_language(tmp_path: Path) -> None:
