@@ -7,6 +7,7 @@ live in :data:`SUBCOMMANDS`; adding one means adding an entry there:
 * ``complete FILE --line L --col C``: one completion (``reason_lsp.cli.complete``);
 * ``generate FILE --line L``: write a stub function (``reason_lsp.cli.generate``);
 * ``sandbox FILE [--timeout S] [--format json]``: run a file sandboxed (``reason_lsp.sandbox``);
+* ``stats [FILE | --port N]``: the model backends' latency (``reason_lsp.cli.stats``);
 * ``train``, ``eval``, ``build-corpus``: delegated to ``reason_lsp.training.cli:main``,
   which receives ``[subcommand, *rest]``.
 
@@ -63,6 +64,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "run a Python file in the sandbox and show what it was allowed to do",
         lambda p: importlib.import_module("reason_lsp.sandbox").add_arguments(p),
         lambda a: importlib.import_module("reason_lsp.sandbox").run(a),
+    ),
+    "stats": Subcommand(
+        "latency and errors of the model backends, from a running server or a snapshot",
+        lambda p: importlib.import_module("reason_lsp.cli.stats").add_arguments(p),
+        lambda a: importlib.import_module("reason_lsp.cli.stats").run(a),
     ),
     "train": Subcommand("train the code model", delegate="reason_lsp.training.cli:main"),
     "eval": Subcommand("evaluate the code model", delegate="reason_lsp.training.cli:main"),
