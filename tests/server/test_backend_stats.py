@@ -63,3 +63,20 @@ def test_snapshot_file_and_the_stats_subcommand(stats_dir, tmp_path) -> None:
     empty = {**env, "REASON_LSP_STATS_DIR": str(tmp_path / "none")}
     nothing = subprocess.run(run, capture_output=True, text=True, env=empty, timeout=60)
     assert nothing.returncode == 2 and "no snapshot" in nothing.stderr
+
+
+async def test_an_unreachable_backend_is_a_retrying_status_told_once() -> None:
+    from inprocess import FakeEngine
+
+    engine = FakeEngine()
+    h = InProcess(engine)
+    await h.start()
+    message = "backend unreachable at http://127.0.0.1:1, retrying"
+    for _ in range(2):  # two outages: the status each time, the message once
+        h.server.models._on_state("retrying", message)
+        h.server.models._on_state("ready", "back")
+    await h.settle()
+    states = [m["params"]["state"] for m in h.messages("reasonLsp/status")]
+    assert states[-4:] == ["retrying", "ready", "retrying", "ready"]
+    told = [m for m in h.messages("window/showMessage") if "unreachable" in m["params"]["message"]]
+    assert len(told) == 1 and "syntax diagnostics keep working" in told[0]["params"]["message"]
