@@ -104,8 +104,10 @@ class Retriever:
         self._near[rel] = (stamp, found)
         return found
 
-    def forget(self, rel: str) -> None:
+    def forget(self, rel: str, key: str = "") -> None:
+        """A document was closed: drop its windows and the snippets chosen for it."""
         self._near.pop(rel, None)
+        self._last.pop(key, None)
 
     def reused(self, key: str, line: int) -> list[Snippet] | None:
         """The snippets chosen last for ``key`` if the cursor is still near where they were

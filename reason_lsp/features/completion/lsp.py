@@ -123,12 +123,15 @@ class CompletionFeature(Feature):
         if engine is None:
             return None
         settings = self.server.settings
-        # Repository context gets about half the prompt (~4 characters a token).
-        found = self.server.prompt_context(snapshot, offset, settings.context_tokens * 2)
+        # completion.contextShare of the prompt goes to other files; without any, all to this one.
+        share = settings.completion_context_share
+        budget = int(settings.context_tokens * share * plan_mod.CHARS_PER_TOKEN)
+        found = self.server.prompt_context(snapshot, offset, budget) if share > 0 else []
+        in_file = int(settings.context_tokens * (1 - share)) if found else settings.context_tokens
         try:
             done = await pipeline.complete(
                 engine, snapshot, offset, explicit=explicit,
-                context_tokens=settings.context_tokens, max_new_tokens=settings.max_new_tokens,
+                context_tokens=max(16, in_file), max_new_tokens=settings.max_new_tokens,
                 on_submit=stats.count_model_call,
                 context=tuple((c.path, c.text) for c in found),
                 path=self.server.relative_path(uri),

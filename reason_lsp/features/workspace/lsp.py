@@ -58,7 +58,10 @@ class WorkspaceFeature(Feature):
         self.server = server
         self.folders: dict[Path, Folder] = {}
         self.retriever = retrieval.Retriever()
-        self.recent: OrderedDict[str, None] = OrderedDict()  # uris, most recent last
+        self._open: set[str] = set()
+        # Recently opened or edited files, as (folder, path): most recent last. A path, not
+        # a document: it stays "near" after its document is closed.
+        self.recent: OrderedDict[tuple[Path, str], None] = OrderedDict()
         self._facts: dict[str, tuple[int | None, Facts]] = {}
         self._settle: dict[str, asyncio.TimerHandle] = {}
         self._started = False
@@ -146,6 +149,7 @@ class WorkspaceFeature(Feature):
 
     def on_open(self, uri: str) -> None:
         self._start()
+        self._open.add(uri)
         self._touch(uri)
 
     def on_change(self, uri: str) -> None:
@@ -169,13 +173,13 @@ class WorkspaceFeature(Feature):
                 reader.read(located[1])
 
     def on_close(self, uri: str) -> None:
+        self._open.discard(uri)
         self._facts.pop(uri, None)
         handle = self._settle.pop(uri, None)
         if handle is not None:
             handle.cancel()
         located = self._locate(uri)
-        if located is not None:
-            self.retriever.forget(located[1])
+        self.retriever.forget(located[1] if located is not None else "", uri)
 
     def on_settings(self, settings: Settings) -> None:
         if not settings.workspace_enable:
@@ -195,7 +199,7 @@ class WorkspaceFeature(Feature):
         self._start()
 
     def held(self) -> set[str]:
-        return set(self._facts) | set(self._settle)
+        return self._open | set(self._facts) | set(self._settle)
 
     def shutdown(self) -> None:
         for handle in self._settle.values():
@@ -205,8 +209,12 @@ class WorkspaceFeature(Feature):
             folder.close()
 
     def _touch(self, uri: str) -> None:
-        self.recent.pop(uri, None)
-        self.recent[uri] = None
+        located = self._locate(uri)
+        if located is None:
+            return
+        key = (located[0].root, located[1])
+        self.recent.pop(key, None)
+        self.recent[key] = None
         while len(self.recent) > RECENT:
             self.recent.popitem(last=False)
 
@@ -227,11 +235,7 @@ class WorkspaceFeature(Feature):
         started = time.perf_counter()
         facts = self._doc_facts(snapshot)
         doc = retrieval.Document(rel, snapshot.text, offset, facts, snapshot.tree)
-        near = [
-            found[1]
-            for uri in reversed(self.recent)
-            if (found := self._locate(uri)) is not None and found[0] is folder
-        ]
+        near = [path for root, path in reversed(self.recent) if root == folder.root]
         pieces = retrieval.gather(
             folder.index, reader, self.retriever, doc, budget_chars,
             snippets=settings.workspace_snippets, near=near, key=snapshot.uri,
