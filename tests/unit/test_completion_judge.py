@@ -34,11 +34,29 @@ def test_a_statement_that_cuts_a_try_from_its_except_is_rejected() -> None:
     assert not breaks(text, at, "    b = 2")
 
 
-def test_mid_edit_the_same_complaint_is_not_the_completions_fault() -> None:
+def test_mid_edit_a_completion_must_leave_the_region_compiling() -> None:
     text = "def f(x):\n    y = g(x,"
     assert not breaks(text, len(text), " 1)")  # it now compiles
-    assert not breaks(text, len(text), " 1")  # still unclosed: the same complaint as before
-    assert breaks(text, len(text), " 1)\n    if y:")  # a new problem: an opener, no body
+    assert breaks(text, len(text), " 1")  # the line is still unfinished
+    assert breaks(text, len(text), " 1)\n    if y:")  # an opener without a body
+
+
+def test_a_problem_above_the_cursor_is_not_the_completions_fault() -> None:
+    text = "def f(x):\n    return x +\n    "
+    assert not breaks(text, len(text), "y = 1")
+
+
+def test_a_comment_where_a_block_opener_was_deleted_is_rejected() -> None:
+    text = "def f(items):\n    total = 0\n    \n        print(item)\n"
+    at = text.index("    \n") + 4
+    assert breaks(text, at, "# print every item")
+    assert not breaks(text, at, "for item in items:")
+
+
+def test_the_compiler_not_only_the_parser_judges() -> None:
+    text = "def f(items):\n    \n    return 1\n"
+    at = text.index("    \n") + 4
+    assert breaks(text, at, "continue")  # parses, but is not in a loop
 
 
 def test_the_region_is_the_top_level_statements_around_the_cursor() -> None:

@@ -1,22 +1,21 @@
 """Whether a completion breaks the code: the language's own judge.
 
-Python gets CPython's parser (``compile(..., PyCF_ONLY_AST)``) on the smallest region
-that holds the insertion: the top-level statement(s) around the cursor, from the
+Python gets CPython's own compiler (``compile(..., "exec")``, which also finds
+``continue`` outside a loop and the like) on the smallest region that holds the
+insertion: the top-level statement(s) around the cursor, from the
 start of the first to the end of the line where the last one ends. It costs about a
 millisecond, not a whole-file parse, and it catches what tree-sitter's tolerant parse
 lets through: a block opener with no body, a statement indented into a ``try`` before
 its ``except``, a dedent that orphans an ``else``.
 
-* The region compiled before the insertion: it must compile after it.
-* It did not (the user is mid-edit): the insertion may not add a new problem, so the
-  region must compile afterwards or fail with the same message at the same place.
+The region must compile after the insertion, unless an unchanged problem above the
+cursor line (which no completion could fix) is what stops it.
 
 Other languages keep tree-sitter's verdict (:func:`plan.adds_syntax_error`).
 """
 
 from __future__ import annotations
 
-import ast
 import warnings
 
 import tree_sitter
@@ -54,11 +53,14 @@ def region(text: str, offset: int, tree: tree_sitter.Tree | None) -> tuple[int, 
 
 
 def _problem(source: str) -> tuple[str, int] | None:
-    """CPython's complaint about ``source`` (message, line), or None if it compiles."""
+    """CPython's complaint about ``source`` (message, line), or None if it compiles.
+
+    A full compile, not only the parse: ``continue`` outside a loop, ``return``
+    outside a function and the like are errors the bytecode compiler finds."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes and the like are not errors
-            compile(source, "<completion>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            compile(source, "<completion>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         return str(exc.msg), exc.lineno or 0
     except (ValueError, RecursionError, MemoryError):  # NUL bytes, absurd nesting
@@ -67,22 +69,23 @@ def _problem(source: str) -> tuple[str, int] | None:
 
 
 def breaks_python(text: str, offset: int, completion: str, tree: tree_sitter.Tree | None) -> bool:
-    """True when inserting ``completion`` at ``offset`` makes CPython reject the region."""
+    """True when inserting ``completion`` at ``offset`` leaves a region CPython rejects.
+
+    The region must compile afterwards. The one exception is a problem *above* the
+    cursor line that was there before and is unchanged: the completion could not have
+    fixed it. A problem at or below the cursor counts against the completion, even if
+    it was there before: it did not finish what the line needs (a deleted block opener
+    left its body orphaned, say), so showing it would leave broken code.
+    """
     start, end = region(text, offset, tree)
     before = text[start:end]
     at = offset - start
-    after = before[:at] + completion + before[at:]
-    was = _problem(before)
-    now = _problem(after)
+    now = _problem(before[:at] + completion + before[at:])
     if now is None:
         return False
-    if was is None:
-        return True
-    # Mid-edit: the same complaint at the same place (lines after the insertion shift).
-    shift = completion.count("\n")
+    was = _problem(before)
     cursor_line = before.count("\n", 0, at) + 1
-    was_line = was[1] + shift if was[1] > cursor_line else was[1]
-    return (now[0], now[1]) != (was[0], was_line)
+    return not (was is not None and was == now and was[1] < cursor_line)
 
 
 def breaks(
