@@ -26,7 +26,7 @@ from reason_lsp.text import languages
 #: Folder names never walked into (a folder holding ``pyvenv.cfg`` is skipped too).
 DEFAULT_EXCLUDES = frozenset(
     {
-        ".git", ".hg", ".svn", ".venv", "venv", ".env", "env", "node_modules", "__pycache__",
+        ".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", "__pypackages__",
         "build", "dist", "site-packages", ".eggs", ".tox", ".nox", ".mypy_cache",
         ".pytest_cache", ".ruff_cache", ".hypothesis", ".reason-lsp-cache", "_build",
         "buck-out", ".direnv", ".idea", ".vscode",

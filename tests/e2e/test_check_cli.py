@@ -25,7 +25,11 @@ BROKEN = "def f(:\n    return (1\n"
 MUTANT = MEMO.replace("math.pi * radius ** 2", "math.pi * radius ** 3")
 #: The shipped model finds ``handle`` unlikely where ``path`` was just bound (a real bug:
 #: ``handle`` is not defined), at the Information level of its calibrated thresholds.
-UNLIKELY_FOR_SHIPPED = 'def read_lines(path):\n    with open(path) as path:\n        return [line.rstrip("\\n") for line in handle]\n'  # noqa: E501
+UNLIKELY_FOR_SHIPPED = (
+    "def read_lines(path):\n"
+    "    with open(path) as path:\n"
+    '        return [line.rstrip("\\n") for line in handle]\n'
+)
 
 
 def project(root: Path) -> Path:
@@ -127,6 +131,7 @@ def test_github_annotations_and_an_output_file(tmp_path: Path) -> None:
     assert {r["ruleId"] for r in log["runs"][0]["results"]} == {"syntax-error", "missing-token"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("package", ["torch", "transformers", "regex"])
 def test_without_a_model_package_one_line_and_the_syntax_results(
     tmp_path: Path, package: str
@@ -144,6 +149,8 @@ def test_without_a_model_package_one_line_and_the_syntax_results(
         "the syntax checks ran as usual"
     ]
     assert "Traceback" not in proc.stderr
+    if package != "torch":
+        return
     clean = run_check("--no-cache", "ok.py", cwd=tmp_path, pre=blocker)
     assert clean.returncode == 0 and "not installed" in clean.stderr
     sarif = run_check("--no-cache", "--format", "sarif", "ok.py", cwd=tmp_path, pre=blocker)
@@ -151,7 +158,8 @@ def test_without_a_model_package_one_line_and_the_syntax_results(
     assert [n["level"] for n in notes] == ["warning"] and package in notes[0]["message"]["text"]
 
 
-@pytest.mark.parametrize("config", ["{", "{}", '{"model_type": "llama"}'])
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["{", '{"model_type": "llama"}'])
 def test_a_broken_model_folder_is_one_line(tmp_path: Path, config: str) -> None:
     model = tmp_path / "model"
     model.mkdir()
@@ -168,6 +176,7 @@ def test_a_broken_model_folder_is_one_line(tmp_path: Path, config: str) -> None:
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
+@pytest.mark.slow
 def test_model_warnings_strict_sarif_and_the_cache(tmp_path: Path, memo_model: Path) -> None:
     """The memo model flags the planted ``** 3``; a second run is served by the cache with
     the model packages blocked, so it never loads the model."""
@@ -289,8 +298,6 @@ def test_the_wheel_installed_the_default_way_reports_both_kinds(tmp_path: Path) 
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
-    assert (
-        'code.py:3:47: information: unusual code: "handle" here; the model expects "path" [unlikely-code]'
-        in proc.stdout
-    )
+    unlikely = 'unusual code: "handle" here; the model expects "path" [unlikely-code]'
+    assert f"code.py:3:47: information: {unlikely}" in proc.stdout
     assert "code.py:6:7: error:" in proc.stdout and "[syntax-error]" in proc.stdout
