@@ -34,8 +34,9 @@ def read_position(
 
 
 def diagnostic_record(path: str, d: types.Diagnostic) -> dict[str, object]:
-    """One diagnostic as the JSON the CLIs print (LSP-style 0-based range)."""
-    return {
+    """One diagnostic as the JSON the CLIs print (LSP-style 0-based range); ``data`` (an
+    unlikely-code warning's replacement and surprisal) only when it has some."""
+    record: dict[str, object] = {
         "path": path,
         "range": {
             "start": {"line": d.range.start.line, "character": d.range.start.character},
@@ -46,3 +47,6 @@ def diagnostic_record(path: str, d: types.Diagnostic) -> dict[str, object]:
         "source": d.source,
         "code": d.code,
     }
+    if d.data is not None:
+        record["data"] = d.data
+    return record

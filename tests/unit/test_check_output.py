@@ -87,6 +87,7 @@ def test_json_records_are_lsp_shaped() -> None:
         "source": "reason-lsp",
         "code": "missing-token",
     }
+    assert records[2]["data"] == {"replacement": "<", "surprisal": 13.2}
 
 
 def test_github_annotations_escape_what_the_workflow_syntax_reserves() -> None:
