@@ -207,8 +207,12 @@ class RemoteEngine(WorkerEngine):
             self._log(f"redacted {found.count} secret(s) before sending to {self.base}")
         return found
 
-    def prompt(self, req: GenerateRequest, max_new: int) -> tuple[str, str]:
-        """``(prompt, suffix for the API's field)`` for ``req``, redacted and fitted."""
+    def prompt(self, req: GenerateRequest, max_new: int) -> tuple[str, str, str]:
+        """``(prompt, suffix for the API's field, healed text)`` for ``req``, redacted and
+        fitted. A prefix that ends in spaces ends on a token the byte-level tokenizer
+        never makes there (the last space belongs to the next word), so those spaces
+        leave the prompt and the answer must spell them out first (token healing, as
+        the local decoder does, checked on the text since the server cannot constrain)."""
         d = self.dialect
         fmt = d.fim if d is not None else None
         left = fim.repository_text(fmt, req.context, req.path) + req.header + req.prefix
@@ -220,9 +224,11 @@ class RemoteEngine(WorkerEngine):
         if len(left) + len(suffix) > budget:
             suffix = suffix[: max(0, min(len(suffix), budget // 4))]
             left = left[-max(1, budget - len(suffix)) :]
+        heal = left[len(left.rstrip(" \t")) :] if left.strip() else ""
+        left = left[: len(left) - len(heal)]
         if d is not None and d.use_suffix:
-            return left, suffix
-        return fim.prompt_text(fmt, left, suffix), ""
+            return left, suffix, heal
+        return fim.prompt_text(fmt, left, suffix), "", heal
 
     def submit(self, request: GenerateRequest) -> Future:
         return self.queue(
@@ -234,12 +240,14 @@ class RemoteEngine(WorkerEngine):
 
     def _complete(self, req: GenerateRequest, mark) -> Generation:
         started = time.perf_counter()
-        prompt, suffix = self.prompt(req, req.max_new_tokens)
-        samples = [self._one(req, prompt, suffix, n, mark) for n in range(max(1, req.samples))]
+        prompt, suffix, heal = self.prompt(req, req.max_new_tokens)
+        n = max(1, req.samples)
+        samples = [self._one(req, prompt, suffix, heal, i, mark) for i in range(n)]
         ms = (time.perf_counter() - started) * 1000
         return Generation(samples, 0, 0, 0.0, ms, sum(s.tokens for s in samples))
 
-    def _one(self, req: GenerateRequest, prompt: str, suffix: str, n: int, mark) -> Sample:
+    def _one(self, req: GenerateRequest, prompt: str, suffix: str, heal: str, n: int,
+             mark) -> Sample:  # fmt: skip
         assert self.client is not None and self.dialect is not None
         d = self.dialect
         body = {
@@ -258,7 +266,7 @@ class RemoteEngine(WorkerEngine):
             body["logprobs"] = 1
         if req.seed is not None:
             body["seed"] = req.seed + n
-        text, finish, chunks = "", "length", 0
+        raw, text, finish, chunks = "", "", "length", 0
         logprobs: list[float] = []
         starts: list[int] = []  # where each token's text starts
         for event in self.client.stream("/v1/completions", body, req.cancel_event):
@@ -268,18 +276,26 @@ class RemoteEngine(WorkerEngine):
             choice = choices[0]
             mark()
             chunks += 1
-            at = len(text)
+            at = len(raw) - len(heal)
             for token, value in token_logprobs_of(choice):
                 logprobs.append(value)
                 starts.append(at)
                 at += len(token)
-            text += choice.get("text") or ""
+            raw += choice.get("text") or ""
+            if len(raw) < len(heal):
+                continue
+            if not raw.startswith(heal):
+                return Sample("", 0.0, chunks, "stop")  # the answer left the healed spaces out
+            text = raw[len(heal) :]
             if choice.get("finish_reason"):
                 finish = "eos" if choice["finish_reason"] == "stop" else "length"
             cut = req.stop(text) if req.stop else None
             if cut is not None:
-                kept = tuple(lp for lp, at in zip(logprobs, starts, strict=True) if at < cut)
+                kept = tuple(lp for lp, at in zip(logprobs, starts, strict=True)
+                             if at < cut and at + 1 > -len(heal))  # fmt: skip
                 return Sample(text[:cut], sum(kept), len(kept) or chunks, "stop", kept)
+        if heal:  # the tokens that only spelled out the healed spaces are not the answer's
+            logprobs = [lp for lp, at in zip(logprobs, starts, strict=True) if at >= 0]
         return Sample(text, sum(logprobs), len(logprobs) or chunks, finish, tuple(logprobs))
 
     def score(self, context: str, text: str, cancel: threading.Event, key: str = "") -> Future:
@@ -304,7 +320,8 @@ class RemoteEngine(WorkerEngine):
     def members(self, request: GenerateRequest, k: int = 5) -> Future:
         def job(mark) -> list[tuple[str, float]]:
             assert isinstance(self._scorer, NativeScorer)
-            prompt, _ = self.prompt(request, 8)
+            prompt, _, heal = self.prompt(request, 8)
+            prompt += heal  # members follow "name.", which never ends in spaces
             return self._scorer.members(prompt, k, request.cancel_event)
 
         return self.queue(

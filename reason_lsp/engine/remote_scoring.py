@@ -61,7 +61,9 @@ class NativeScorer:
     def tokenize(self, text: str, cancel: threading.Event | None = None) -> list[Token]:
         if not text:
             return []
-        body = {"content": text, "add_special": False, "parse_special": False,
+        # Special-token text in the code becomes the special token, as the local
+        # scorer's tokenizer does it.
+        body = {"content": text, "add_special": False, "parse_special": True,
                 "with_pieces": True}  # fmt: skip
         data = self.client.post("/tokenize", body, cancel)
         return [Token(int(t["id"]), _piece_bytes(t.get("piece"))) for t in data["tokens"]]
