@@ -75,6 +75,10 @@ print(f"python {sys.version.split()[0]}, torch {torch.__version__}, "
 if sys.argv[1].startswith("cuda") and not torch.cuda.is_available():
     sys.exit("torch sees no CUDA device")
 EOF
+if [[ "$OPTIMIZER" == muon ]] && ! "$PY" -c "import torch; torch.optim.Muon" 2>/dev/null; then
+    echo "this torch has no torch.optim.Muon: training with AdamW instead"
+    OPTIMIZER=adamw
+fi
 
 valid=()
 for split in "$PACK"/valid_*.jsonl.xz; do

@@ -197,7 +197,10 @@ def train(opts: TrainOptions, log=print) -> Path:
         if len(saved) != len(optims):
             raise ValueError(f"{ckpt_path} was trained with another optimizer ({opts.optimizer}?)")
         for optim, optim_state in zip(optims, saved, strict=True):
+            peaks = [group["peak_lr"] for group in optim.param_groups]
             optim.load_state_dict(optim_state)
+            for group, peak in zip(optim.param_groups, peaks, strict=True):
+                group["peak_lr"] = peak  # this run's peak (older checkpoints lack one)
         step, seen_tokens = state["step"], state["tokens"]
         clocks = Clocks(state.get("wall", state["elapsed"]), state.get("cpu", 0.0))
         sampler.restore(state["sampler"] if "sampler" in state else {"rng": state["rng"]})
