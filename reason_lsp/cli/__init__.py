@@ -75,6 +75,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "build-corpus": Subcommand(
         "build the training corpus", delegate="reason_lsp.training.cli:main"
     ),
+    "pack-corpus": Subcommand(
+        "pre-tokenize the corpus into xz shards (for a GPU run)",
+        delegate="reason_lsp.training.cli:main",
+    ),
 }
 
 

@@ -305,6 +305,8 @@ def clean(
 ) -> str | None:
     """The completion as it should be shown, or None if it should be dropped."""
     if p.mode == "block":
+        if repetitive(completion):
+            return None  # judged whole: a loop cut at its first dedent no longer looks like one
         cut = stop_rule(p)(completion, True)  # a dedent the model wrote before stopping
         completion = (completion if cut is None else completion[:cut]).rstrip()
     else:
