@@ -250,6 +250,8 @@ class ReasonLanguageServer(LanguageServer):
         settings, problems = parse_settings(raw)
         for problem in problems:
             self.tell(problem)
+        if self._workspace_ready():  # the project's table stays on top (its problems were told)
+            settings, _ = project_config.overlay(settings, self.workspace.root_uri)
         if settings != self.settings:
             self.settings = settings
             self.settings_epoch += 1
