@@ -21,3 +21,22 @@ def memo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("REASON_LSP_TEST_MEMO_MODEL"):  # reuse one while iterating locally
         return Path(os.environ["REASON_LSP_TEST_MEMO_MODEL"])
     return build_memorizing_model(tmp_path_factory.mktemp("memo-model"))
+
+
+def _accept_registrations() -> None:
+    """Real editors accept dynamic registration (the server registers file watchers with
+    clients that say they support it); pytest-lsp's test client answers "method not
+    found" and fails the test, so its clients accept them here, as VS Code does."""
+    from lsprotocol import types
+    from pytest_lsp import client as test_client
+
+    @test_client.default_feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams) -> None:
+        return None
+
+    @test_client.default_feature(types.CLIENT_UNREGISTER_CAPABILITY)
+    def unregister(params: types.UnregistrationParams) -> None:
+        return None
+
+
+_accept_registrations()

@@ -143,8 +143,11 @@ class FrameReader:
                     seen = False
                 continue
             # Junk with a Content-Length header glued to its end (a short frame's
-            # leftover): skip the junk, read the header.
-            found = _CONTENT_LENGTH_START.search(line)
+            # leftover): skip the junk, read the header. The last one on the line is the
+            # real header (the junk may itself end in "Content-Length:").
+            found = None
+            for found in _CONTENT_LENGTH_START.finditer(line):  # noqa: B007 - the last one
+                pass
             if found is not None and found.start() > 0:
                 self._junk(line[: found.start()], "before a header")
                 self._buf[:0] = line[found.start() :]

@@ -111,3 +111,8 @@ def test_valid_frames_survive_junk_between_them(items: list[tuple[int, bytes]]) 
 def test_any_input_ends_with_the_input(data: bytes) -> None:
     for body in bodies(data, stall_s=0.05):
         assert len(body) <= len(data)
+
+
+def test_junk_that_itself_ends_in_a_content_length_header() -> None:
+    """Found by hypothesis on a fresh clone: the glued junk ends in "Content-Length:"."""
+    assert bodies(b"Content-Length:" + frame(message(0))) == [message(0)]
