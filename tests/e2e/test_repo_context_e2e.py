@@ -77,6 +77,10 @@ async def start(client: LanguageClient, model: Path, root: Path | None) -> list:
     ready: asyncio.Future = asyncio.get_running_loop().create_future()
     registered: list = []
 
+    # This test keeps the registrations: it replaces the accept-all default (conftest).
+
+    client.protocol.fm.features.pop(types.CLIENT_REGISTER_CAPABILITY, None)
+
     @client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def on_register(ls: LanguageClient, params: types.RegistrationParams) -> None:
         registered.extend(params.registrations)

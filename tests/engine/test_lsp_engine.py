@@ -32,6 +32,10 @@ async def start(client: LanguageClient, url: str, **settings: object) -> list:
         if getattr(params, "state", None) in ("ready", "error") and not ready.done():
             ready.set_result(params)
 
+    # This test keeps the registrations: it replaces the accept-all default (conftest).
+
+    client.protocol.fm.features.pop(types.CLIENT_REGISTER_CAPABILITY, None)
+
     @client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def on_register(ls: LanguageClient, params: object) -> None:
         return None  # the workspace feature's file watchers: accepted, not needed here
