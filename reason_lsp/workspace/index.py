@@ -32,7 +32,7 @@ _PY_SUFFIXES = (".py", ".pyi", "/__init__.py", "/__init__.pyi")
 _JS_SUFFIXES = ("", ".ts", ".tsx", ".js", ".jsx", ".mjs", "/index.ts", "/index.js")
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     id: int
     rel: str

@@ -94,7 +94,7 @@ class Import(NamedTuple):
         return cls(sys.intern(module), sys.intern(name), sys.intern(alias), level)
 
 
-@dataclass
+@dataclass(slots=True)
 class Facts:
     """Everything the index keeps of one file."""
 
