@@ -71,12 +71,15 @@ def test_kill_running_stops_every_run_in_flight() -> None:
             sandbox.run_python(SNIPPET, sandbox.Limits(timeout_s=300, cpu_s=300))))
         for _ in range(2)
     ]  # fmt: skip
+    # Only the runs' own processes: other tests in this pytest process may still have
+    # children of their own winding down.
+    before = set(descendants(os.getpid()))
     for thread in runs:
         thread.start()
     deadline = time.monotonic() + 30
     while sleepers(descendants(os.getpid())) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
-    procs = descendants(os.getpid())
+    procs = {pid: cmd for pid, cmd in descendants(os.getpid()).items() if pid not in before}
     assert sandbox.kill_running() == 2
     for thread in runs:
         thread.join(30)
