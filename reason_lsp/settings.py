@@ -131,7 +131,7 @@ class Settings:
     )
     completion_context_share: float = _opt(
         "completion.contextShare",
-        0.4,
+        0.25,
         "share of the prompt budget given to context from other workspace files "
         "(declarations, similar snippets); the rest is the document around the cursor",
         minimum=0.0,
