@@ -25,8 +25,8 @@ Not a timed test. ``nice .venv/bin/python bench/repo_completion.py [--n N] [--se
    does), and this interpreter's site-packages capped at 10,000 files. Each is built
    in a fresh process (time, memory kept after the build, peak) and, for the last two,
    by the real server (``workspace.enable`` turned on once the model is loaded): its own
-   build seconds, the server's resident memory before and after, and the longest ``reasonLsp/stats`` round trip during the
-   build (what a keystroke would wait for).
+   build seconds, the server's resident memory before and after, and the longest
+   ``reasonLsp/workspace`` round trip during the build (what a keystroke would wait for).
 
 Goals (issue 12): exact match with full context >= 2x none; latency p50 within +20 ms
 of none, p95 <= 150 ms; 10,000 files indexed in <= 60 s and <= 150 MB, never blocking.
