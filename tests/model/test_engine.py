@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -116,12 +115,10 @@ def _never_stopping_engine(tmp_path: Path):
 def test_cancel_flag_stops_decoding_between_steps(tmp_path: Path) -> None:
     engine = _never_stopping_engine(tmp_path)
     request = GenerateRequest(prefix="def f(", max_new_tokens=100_000, key="doc")
-    started = time.perf_counter()
     future = engine.submit(request)
     threading.Timer(0.3, request.cancel).start()
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled):  # 100k tokens would take minutes: only the flag ends it
         future.result(timeout=30)
-    assert time.perf_counter() - started < 10  # 100k tokens would take minutes
     after = engine.submit(GenerateRequest(prefix="def f(", max_new_tokens=3, key="doc"))
     assert after.result(timeout=30).decoded_tokens == 3
     engine.close()

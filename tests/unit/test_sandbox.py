@@ -258,9 +258,8 @@ if os.fork() == 0:
 time.sleep(0.3)
 print("parent done", flush=True)
 """
-    started = time.monotonic()
     r = run_python(code, Limits(timeout_s=10.0))
-    assert time.monotonic() - started < 5.0 and not r.timed_out
+    assert not r.timed_out  # the run ended with its parent, not after the daemon's 30 s
     assert r.stdout.startswith("start\n") and "parent done" in r.stdout, r.stdout + r.stderr
     daemon = [int(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("daemon")]
     assert daemon, r.stdout  # it did start
