@@ -157,9 +157,13 @@ class Decoder:
         after = self.encode(req.suffix) if use_fim else []
         after_budget = budget // 4 if len(before) + len(after) > budget - 3 else len(after)
         after = after[: max(0, min(len(after), after_budget))]
-        before = before[-max(1, budget - 3 - len(after)) :]
-        if not before and not after and self.tok.eos_token_id is not None:
-            before = [self.tok.eos_token_id]  # an empty file: start as training files start
+        keep = max(1, budget - 3 - len(after))
+        whole = len(before) < keep
+        before = before[-keep:]
+        if whole and not use_fim and self.tok.eos_token_id is not None:
+            # Training puts <|endoftext|> before every example, so a prompt that holds the
+            # whole text starts the way a file starts there.
+            before = [self.tok.eos_token_id, *before]
         if not use_fim:
             return Prompt(before, heal)
         if self.fim.supports_spm:

@@ -7,8 +7,8 @@ defining ``scaled_area``; the same document after a ``lib.py`` defining
 right name after ``lib.`` exists only in the other file, and the model can only give
 it when the server put that file's snippet, in that layout, in front of the document.
 The context it trains on is what the workspace retrieval gives for that workspace.
-Without a workspace no context reaches the prompt; that the model then gives the
-plain answer waits on the decoder starting a document the way training does (xfail).
+Without a workspace no context reaches the prompt, and the model gives the plain
+answer: the decoder starts a whole document after ``<|endoftext|>``, as training does.
 """
 
 from __future__ import annotations
@@ -167,11 +167,6 @@ async def test_without_the_workspace_no_context_reaches_the_prompt(
     assert state.folders == [] and state.lastContextPieces == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the decoder starts a prompt at the file's start without the <|endoftext|> that "
-    "training always puts before a document, so the model falls back on a name it remembers",
-)
 async def test_without_the_workspace_the_answer_is_not_produced(
     client: LanguageClient, repo_model: Path, tmp_path: Path
 ) -> None:

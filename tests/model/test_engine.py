@@ -51,8 +51,10 @@ def test_fim_tokens_are_detected_for_each_convention(tmp_path: Path, name: str |
         GenerateRequest(prefix="def f(x):\n    return", suffix="\n\nprint(f(1))\n"), 8
     )
     text = loaded.tokenizer.decode(prompt.ids)
-    if name is None:  # prefix-only prompt
-        assert text.startswith("def f(x)") and "print" not in text
+    if name is None:  # prefix-only prompt, the whole file after <|endoftext|> as in training
+        assert prompt.ids[0] == loaded.tokenizer.eos_token_id
+        rest = loaded.tokenizer.decode(prompt.ids[1:])
+        assert rest.startswith("def f(x)") and "print" not in rest
     else:
         assert (
             text.startswith(loaded.fim.prefix)
