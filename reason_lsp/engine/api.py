@@ -113,6 +113,8 @@ class EngineInfo:
     dtype: str
     fim: str | None
     backend: str
+    #: The model's context in tokens (trained window, or the server's n_ctx), when known.
+    window: int | None = None
 
 
 #: What an engine can do. Every engine generates; scoring (per-token log-probabilities,

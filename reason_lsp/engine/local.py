@@ -69,6 +69,7 @@ class LocalEngine(WorkerEngine):
             dtype=str(loaded.dtype).removeprefix("torch."),
             fim=loaded.fim.name if loaded.fim else None,
             backend="local",
+            window=self.decoder.max_positions,
         )
 
     def _error_message(self, exc: Exception) -> str:

@@ -115,7 +115,8 @@ class RemoteEngine(WorkerEngine):
         if not d.scoring:
             self._log(f"no log-probabilities from {self.base} ({d.no_scoring_reason}): "
                       "unlikely-code diagnostics and member completion are off")  # fmt: skip
-        return EngineInfo(d.model, "remote", "n/a", d.fim.name if d.fim else None, "openai")
+        fim_name = d.fim.name if d.fim else None
+        return EngineInfo(d.model, "remote", "n/a", fim_name, "openai", window=d.n_ctx)
 
     def _ready_message(self, info: EngineInfo) -> str:
         d = self.dialect

@@ -100,6 +100,9 @@ async def start(client: LanguageClient, model: Path, root: Path | None) -> list:
                     "model": str(model),
                     "maxNewTokens": 24,
                     "diagnostics": {"model": False},
+                    # The tiny model's window is 128 tokens: the default share of what is
+                    # left after the answer would not hold lib.py's snippet.
+                    "completion": {"contextShare": 0.6},
                 }
             },
         )

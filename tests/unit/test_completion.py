@@ -131,3 +131,19 @@ def test_plan_never_crashes_and_splits_the_text_at_the_cursor(text: str, offset:
     at = min(offset, len(text))
     assert p is not None
     assert text[:at].endswith(p.prefix) and text[at:].startswith(p.suffix)
+
+
+@given(st.integers(1, 8192), st.integers(1, 512), st.one_of(st.none(), st.integers(64, 32768)))
+def test_prompt_budget_stays_within_the_models_window(
+    context_tokens: int, max_new: int, window: int | None
+) -> None:
+    from reason_lsp.engine import EngineInfo
+    from reason_lsp.features.completion.pipeline import prompt_tokens
+
+    info = EngineInfo("m", "cpu", "float32", None, "local", window=window)
+    budget = prompt_tokens(context_tokens, max_new, info)
+    assert budget <= context_tokens
+    if window is not None and window - max_new - 4 >= 16:
+        assert budget + max_new + 4 <= window
+    if window is None or context_tokens + max_new + 4 <= window:
+        assert budget == context_tokens

@@ -123,11 +123,14 @@ class CompletionFeature(Feature):
         if engine is None:
             return None
         settings = self.server.settings
+        total = pipeline.prompt_tokens(
+            settings.context_tokens, settings.max_new_tokens, engine.info
+        )
         # completion.contextShare of the prompt goes to other files; without any, all to this one.
         share = settings.completion_context_share
-        budget = int(settings.context_tokens * share * plan_mod.CHARS_PER_TOKEN)
+        budget = int(total * share * plan_mod.CHARS_PER_TOKEN)
         found = self.server.prompt_context(snapshot, offset, budget) if share > 0 else []
-        in_file = int(settings.context_tokens * (1 - share)) if found else settings.context_tokens
+        in_file = int(total * (1 - share)) if found else total
         try:
             done = await pipeline.complete(
                 engine, snapshot, offset, explicit=explicit,
@@ -201,9 +204,9 @@ class CompletionFeature(Feature):
         if engine is None or not self.server.model_features_allowed(snapshot):
             return []
         try:
-            return await pipeline.members(
-                engine, snapshot, offset, context_tokens=self.server.settings.context_tokens
-            )
+            settings = self.server.settings
+            tokens = pipeline.prompt_tokens(settings.context_tokens, 1, engine.info)
+            return await pipeline.members(engine, snapshot, offset, context_tokens=tokens)
         except (Cancelled, EngineUnavailable):  # Unsupported too: said once at ready
             return []
         except Exception:

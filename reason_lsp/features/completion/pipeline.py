@@ -25,13 +25,25 @@ from typing import Any
 
 import tree_sitter
 
-from reason_lsp.engine import Engine, GenerateRequest, Generation, Sample
+from reason_lsp.engine import Engine, EngineInfo, GenerateRequest, Generation, Sample
 from reason_lsp.features.completion import judge
 from reason_lsp.features.completion import plan as planning
 from reason_lsp.features.completion.gate import Confidence
 from reason_lsp.text import languages
 from reason_lsp.text.documents import Snapshot
 from reason_lsp.text.positions import encode
+
+
+def prompt_tokens(context_tokens: int, max_new_tokens: int, info: EngineInfo | None) -> int:
+    """The prompt budget: ``contextTokens``, within the model's window less the answer.
+
+    Sharing the window between other files and this one must start from what the model
+    can hold; a budget larger than the window would give the cross-file context tokens
+    that the engine's left-truncation then drops first.
+    """
+    if info is None or not info.window:
+        return context_tokens
+    return min(context_tokens, max(16, info.window - max_new_tokens - 4))
 
 
 @dataclass
