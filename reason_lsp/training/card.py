@@ -50,6 +50,23 @@ def _cpu_hours(stats: dict) -> str:
     return f"{stats['cpu_hours']:.2f} CPU-hours of process time (all parts of the run{threads})"
 
 
+def _lineage(stats: dict) -> list[str]:
+    """A fine-tuned model's start, and the compute of both runs together."""
+    parent = stats.get("init_stats")
+    if not stats.get("init"):
+        return []
+    if not parent:
+        return [f"- Continued from `{stats['init']}` (its training record is missing)."]
+    minutes = parent.get("minutes", 0) + stats.get("minutes", 0)
+    tokens = parent.get("tokens", 0) + stats.get("tokens", 0)
+    return [
+        f"- Continued from `{stats['init']}` as it was then: {parent.get('tokens', 0) / 1e6:.1f} M "
+        f"tokens, {parent.get('steps', 0)} steps, {parent.get('minutes', 0):.0f} minutes, "
+        f"{parent.get('seq_len', '?')}-token windows. Both runs together: "
+        f"{tokens / 1e6:.1f} M tokens in {minutes:.0f} minutes of training."
+    ]
+
+
 def _examples(stats: dict) -> list[str]:
     if "repo_rate" not in stats:
         return []
@@ -135,7 +152,7 @@ def render(
     lines = [
         f"# {model_dir.name}",
         "",
-        "The default model of reason-lsp: a small code model trained from scratch, offline,",
+        "The default model of reason-lsp: a small code model trained by the project, offline,",
         "on permissively licensed Python, with fill-in-the-middle. It is what the server",
         "uses out of the box; point `reasonLsp.model` at any Hugging Face causal LM for",
         "better completions.",
@@ -169,6 +186,7 @@ def render(
         f"({_precision(stats)}), {_optimizer(stats)}, "
         "warmup-stable-decay learning rate (decay over the last quarter).",
         f"- Compute: {_cpu_hours(stats)}.",
+        *_lineage(stats),
         *_examples(stats),
         f"- Command: `{command}`",
         "- Resumable (`--resume`), and a starting point for fine-tuning on your own code:",

@@ -301,11 +301,20 @@ def train(opts: TrainOptions, log=print) -> Path:
         "repo_rate": sampler.meta["repo_rate"] if opts.packed else opts.repo_rate,
         **({"muon_lr": opts.muon_lr} if opts.optimizer == "muon" else {}),
         **({"epochs": sampler.epochs} if opts.packed is not None else {}),
+        **(lineage(opts.init) if opts.init is not None else {}),
         **scores,
     }  # fmt: skip
     export(model, tok_dir, opts.out, stats, seq_len=opts.seq_len, max_shard_mb=opts.max_shard_mb)
     log(f"saved {opts.out}")
     return opts.out
+
+
+def lineage(init: Path) -> dict:
+    """What a fine-tuned model started from: the folder and that model's own training
+    stats, so its card can count the compute of both runs."""
+    stats_path = init / "training_stats.json"
+    parent = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+    return {"init": str(init), "init_stats": parent}
 
 
 def _eta(progress: float, elapsed: float) -> str:

@@ -617,6 +617,31 @@ def test_the_card_states_cpu_hours_optimizer_and_examples(trained):
     assert "AdamW" in text and "`<file_sep>path`" in text and "50% with pieces" in text
 
 
+def test_a_fine_tuned_model_records_and_shows_what_it_started_from(tmp_path, trained):
+    import json
+
+    from reason_lsp.training import card
+
+    opts = replace(
+        trained, init=trained.out, out=tmp_path / "tuned", run_dir=tmp_path / "tuned-run",
+        seq_len=128, tokens=2 * 2 * 128,
+    )  # fmt: skip
+    train(opts, log=lambda _msg: None)
+    stats = json.loads((opts.out / "training_stats.json").read_text())
+    parent = json.loads((trained.out / "training_stats.json").read_text())
+    assert stats["init"] == str(trained.out) and stats["init_stats"] == parent
+    config = json.loads((opts.out / "config.json").read_text())
+    assert config["max_position_embeddings"] == 128  # the window it was tuned on
+    manifest = {
+        "packages": [],
+        "splits": {k: {"files": 1, "bytes": 10} for k in
+                   ("train", "valid_stdlib", "valid_thirdparty")},
+    }  # fmt: skip
+    text = card.render(opts.out, manifest, None, "reason-lsp train --init ...", "")
+    total = (parent["tokens"] + stats["tokens"]) / 1e6
+    assert f"Continued from `{trained.out}`" in text and f"{total:.1f} M tokens in" in text
+
+
 @pytest.mark.slow
 def test_gpu_train_script_dry_run_on_the_cpu(tmp_path, corpus_dir, trained):
     """bench/gpu_train.sh end to end with a tiny shape on the CPU, then unpacked here."""
