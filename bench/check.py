@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reason_lsp.cli.paths import select_files  # noqa: E402
+from reason_lsp.workspace.walk import select_files  # noqa: E402
 
 
 def stdlib_packages() -> list[str]:

@@ -1,7 +1,7 @@
 """``reason-lsp check PATH...``: the server's diagnostics pipeline on files, as a linter.
 
 Syntax errors from tree-sitter, and the model's unlikely-code warnings unless
-``--no-model``, on files and directories (``reason_lsp.cli.paths``), configured by
+``--no-model``, on files and directories (``reason_lsp.workspace.walk``), configured by
 ``[tool.reason-lsp]`` in ``pyproject.toml`` (``reason_lsp.project_config``) with the
 command line on top, printed as text, JSON, SARIF or GitHub annotations
 (``reason_lsp.cli.formats``, ``reason_lsp.cli.sarif``).
@@ -22,10 +22,10 @@ from pathlib import Path
 
 from reason_lsp import project_config
 from reason_lsp.cli import formats, rules
-from reason_lsp.cli.paths import select_files
 from reason_lsp.cli.progress import ProgressBar
 from reason_lsp.settings import Settings
 from reason_lsp.text.diagnostics import check_path
+from reason_lsp.workspace.walk import select_files
 
 FORMATS = ("text", "json", "sarif", "github")
 CACHE_ENV = "REASON_LSP_CACHE_DIR"

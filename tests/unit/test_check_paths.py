@@ -1,4 +1,5 @@
-"""Which files `reason-lsp check` reads: folders walked like a linter, files as given."""
+"""Which files `reason-lsp check` reads (``reason_lsp.workspace.walk.select_files``): folders
+walked like a linter, files as given."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reason_lsp.cli.paths import select_files, walk
+from reason_lsp.workspace.walk import select_files
 
 
 def make(root: Path, files: dict[str, str]) -> None:
@@ -19,6 +20,10 @@ def make(root: Path, files: dict[str, str]) -> None:
 
 def rels(paths: list[Path], root: Path) -> list[str]:
     return [p.resolve().relative_to(root.resolve()).as_posix() for p in paths]
+
+
+def walk(folder: Path) -> list[Path]:
+    return select_files([str(folder)]).files
 
 
 def test_a_folder_gives_its_source_files_in_order_without_the_usual_noise(tmp_path: Path) -> None:
@@ -40,7 +45,7 @@ def test_a_folder_gives_its_source_files_in_order_without_the_usual_noise(tmp_pa
             ".reason-lsp-cache/x.py": "",
         },
     )
-    found = rels(list(walk(tmp_path)), tmp_path)
+    found = rels(walk(tmp_path), tmp_path)
     assert found == ["src/a.py", "src/b.py", "src/lib.rs", "src/web/app.tsx"]
 
 
@@ -62,8 +67,8 @@ def test_gitignore_files_apply_as_git_reads_them(tmp_path: Path) -> None:
         },
     )
     # Walking a sub-folder still honours the repository root's .gitignore.
-    assert rels(list(walk(tmp_path / "src")), tmp_path) == ["src/keep_pb2.py", "src/main.py"]
-    everything = rels(list(walk(tmp_path)), tmp_path)
+    assert rels(walk(tmp_path / "src"), tmp_path) == ["src/keep_pb2.py", "src/main.py"]
+    everything = rels(walk(tmp_path), tmp_path)
     assert everything == ["other/scratch.py", "src/keep_pb2.py", "src/main.py"]
     # Git agrees on every file it would list.
     listed = subprocess.run(
@@ -73,7 +78,7 @@ def test_gitignore_files_apply_as_git_reads_them(tmp_path: Path) -> None:
     assert sorted(p for p in listed if p.endswith(".py")) == everything
     # A folder git ignores is still walked when named (its own .gitignore files apply).
     make(tmp_path, {"generated/.gitignore": "skip.py\n", "generated/skip.py": ""})
-    assert rels(list(walk(tmp_path / "generated")), tmp_path) == ["generated/code.py"]
+    assert rels(walk(tmp_path / "generated"), tmp_path) == ["generated/code.py"]
 
 
 def test_named_files_are_read_whatever_their_folder_or_language(tmp_path: Path) -> None:
