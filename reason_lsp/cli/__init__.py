@@ -8,8 +8,8 @@ live in :data:`SUBCOMMANDS`; adding one means adding an entry there:
 * ``generate FILE --line L``: write a stub function (``reason_lsp.cli.generate``);
 * ``sandbox FILE [--timeout S] [--format json]``: run a file sandboxed (``reason_lsp.sandbox``);
 * ``stats [FILE | --port N]``: the model backends' latency (``reason_lsp.cli.stats``);
-* ``train``, ``eval``, ``build-corpus``: delegated to ``reason_lsp.training.cli:main``,
-  which receives ``[subcommand, *rest]``.
+* ``train``, ``eval``, ``build-corpus``, ``fetch-corpus``, ``pack-corpus``: delegated to
+  ``reason_lsp.training.cli:main``, which receives ``[subcommand, *rest]``.
 
 Exit status of ``check``: 1 if any error-severity diagnostic, 0 otherwise, 2 for
 usage errors or unreadable files. Heavy modules are imported only by the
@@ -74,6 +74,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "eval": Subcommand("evaluate the code model", delegate="reason_lsp.training.cli:main"),
     "build-corpus": Subcommand(
         "build the training corpus", delegate="reason_lsp.training.cli:main"
+    ),
+    "fetch-corpus": Subcommand(
+        "grow the corpus from a pinned list of PyPI packages",
+        delegate="reason_lsp.training.cli:main",
     ),
     "pack-corpus": Subcommand(
         "pre-tokenize the corpus into xz shards (for a GPU run)",

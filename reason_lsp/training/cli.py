@@ -1,4 +1,4 @@
-"""``reason-lsp train | build-corpus | pack-corpus | eval``: the training tools' command line."""
+"""``reason-lsp train | build-corpus | fetch-corpus | pack-corpus | eval``: the training CLI."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     corpus.add_argument("--out", type=Path, default=Path("data/corpus"))
     corpus.add_argument("--site", action="append", help="site-packages folder (repeatable)")
+
+    from reason_lsp.training import fetch
+
+    fetch.add_arguments(
+        sub.add_parser(
+            "fetch-corpus",
+            help="grow the corpus from the pinned PyPI packages in corpus_packages.toml",
+        )
+    )
 
     train = sub.add_parser("train", help="train a model from scratch or fine-tune one")
     train.add_argument("--build-corpus", action="store_true", help="build data/corpus first")
@@ -129,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.command == "build-corpus":
             return 0
+    if args.command == "fetch-corpus":
+        from reason_lsp.training.fetch import main_from_args
+
+        return main_from_args(args)
     if args.command == "train":
         return _train(args)
     if args.command == "pack-corpus":

@@ -143,15 +143,40 @@ def clean(text: str) -> bool:
     return not GENERATED.search(text[:1000])
 
 
-def build(out: Path, site_dirs: list[str] | None = None, log=print) -> dict:
-    """Build the corpus into ``out`` and return the manifest."""
-    out.mkdir(parents=True, exist_ok=True)
-    site_dirs = site_dirs or [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    seen_hashes: set[str] = set()
-    writers = {
-        split: (out / f"{split}.jsonl").open("w", encoding="utf-8")
-        for split in ("train", "valid_stdlib", "valid_thirdparty")
+def digest(text: str) -> str:
+    """The content key files are deduplicated by."""
+    return hashlib.sha256(text.strip().encode()).hexdigest()
+
+
+def corpus_digests(folder: Path) -> set[str]:
+    """The :func:`digest` of every file in a built corpus folder, all splits."""
+    return {
+        digest(record["text"])
+        for path in sorted(folder.glob("*.jsonl"))
+        for record in read_split(path)
     }
+
+
+def build(
+    out: Path,
+    site_dirs: list[str] | None = None,
+    log=print,
+    *,
+    extra: bool = False,
+    known: set[str] | None = None,
+) -> dict:
+    """Build the corpus into ``out`` and return the manifest.
+
+    ``extra`` builds a training-only corpus to add to the main one: no stdlib, no
+    held-out splits, and held-out distributions left out. Files whose digest is in
+    ``known`` (e.g. :func:`corpus_digests` of the main corpus) are skipped.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    if site_dirs is None:
+        site_dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    seen_hashes: set[str] = set(known or ())
+    splits = ("train",) if extra else ("train", "valid_stdlib", "valid_thirdparty")
+    writers = {split: (out / f"{split}.jsonl").open("w", encoding="utf-8") for split in splits}
     manifest: dict = {"packages": [], "excluded": [], "splits": {}}
     totals = {split: [0, 0] for split in writers}
 
@@ -165,12 +190,12 @@ def build(out: Path, site_dirs: list[str] | None = None, log=print) -> dict:
                 continue
             if not clean(text):
                 continue
-            digest = hashlib.sha256(text.strip().encode()).hexdigest()
-            if digest in seen_hashes:
+            key = digest(text)
+            if key in seen_hashes:
                 continue
             if cap is not None and n_bytes + len(text) > cap:
                 continue
-            seen_hashes.add(digest)
+            seen_hashes.add(key)
             rel = (
                 str(path.relative_to(source.root))
                 if path.is_relative_to(source.root)
@@ -193,14 +218,15 @@ def build(out: Path, site_dirs: list[str] | None = None, log=print) -> dict:
             totals[split][0] += n_files
             totals[split][1] += n_bytes
 
-    for source in stdlib_sources():
+    for source in () if extra else stdlib_sources():
         name = source.package.split(":", 1)[1]
         add(source, "valid_stdlib" if name in VALID_STDLIB else "train", None)
     for source, name, lic in distribution_sources(site_dirs):
-        if source is None:
-            manifest["excluded"].append({"package": name, "license": lic})
-            continue
         held_out = name in VALID_THIRDPARTY
+        if source is None or (extra and held_out):
+            reason = lic if source is None else "held out for validation"
+            manifest["excluded"].append({"package": name, "license": reason})
+            continue
         add(source, "valid_thirdparty" if held_out else "train", MAX_DIST_BYTES)
 
     for writer in writers.values():
@@ -209,7 +235,8 @@ def build(out: Path, site_dirs: list[str] | None = None, log=print) -> dict:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     for split, (files, size) in totals.items():
         log(f"{split}: {files} files, {size / 1e6:.1f} MB")
-    log(f"excluded (license): {', '.join(e['package'] for e in manifest['excluded']) or 'none'}")
+    excluded = ", ".join(e["package"] for e in manifest["excluded"]) or "none"
+    log(f"excluded (license{' or held out' if extra else ''}): {excluded}")
     return manifest
 
 
