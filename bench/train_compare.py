@@ -36,6 +36,7 @@ CANDIDATES: dict[str, tuple[str, list[str]]] = {
     "fp32": ("fp32, no autocast", ["--precision", "fp32"]),
     "seq512": ("seq 512 (8 rows a step)", ["--seq-len", "512", "--batch", "8"]),
     "vocab8k": ("vocabulary 8,192 (own tokenizer)", ["--tokenizer-none", "--vocab", "8192"]),
+    "vocab4k": ("vocabulary 4,096 (own tokenizer)", ["--tokenizer-none", "--vocab", "4096"]),
     "deep": ("10 layers of 192", ["--hidden", "192", "--layers", "10", "--heads", "3",
                                           "--intermediate", "512"]),
     "wide": ("4 layers of 320", ["--hidden", "320", "--layers", "4", "--heads", "5",
