@@ -57,7 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--lr", type=float, default=None, help="peak AdamW learning rate")
-    train.add_argument("--optimizer", choices=["adamw", "muon"], default="adamw")
+    train.add_argument(
+        "--optimizer", choices=["adamw", "muon"], default="muon",
+        help="muon: torch.optim.Muon on hidden matrices, AdamW on the rest (default: it won "
+        "bench/train_compare.py at equal CPU-minutes); adamw: AdamW on everything",
+    )  # fmt: skip
     train.add_argument("--muon-lr", type=float, default=0.02, help="Muon's peak learning rate")
     train.add_argument("--warmup", type=int, default=100, help="warm-up steps")
     train.add_argument("--batch", type=int, default=None, help="rows a step (default: 4096 tokens)")
