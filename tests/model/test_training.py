@@ -614,7 +614,11 @@ def test_the_card_states_cpu_hours_optimizer_and_examples(trained):
     text = card.render(trained.out, manifest, None, "reason-lsp train ...", "")
     stats = json.loads((trained.out / "training_stats.json").read_text())
     assert f"{stats['cpu_hours']:.2f} CPU-hours" in text
-    assert "Muon on the hidden matrices" in text and "`<file_sep>path`" in text and "50% with pieces" in text
+    assert (
+        "Muon on the hidden matrices" in text
+        and "`<file_sep>path`" in text
+        and "50% with pieces" in text
+    )
 
 
 def test_a_fine_tuned_model_records_and_shows_what_it_started_from(tmp_path, trained):
