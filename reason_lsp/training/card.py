@@ -137,6 +137,7 @@ def render(
     command: str,
     eval_command: str,
     notes: str = "",
+    baseline: dict | None = None,
 ) -> str:
     config = json.loads((model_dir / "config.json").read_text())
     stats = json.loads((model_dir / "training_stats.json").read_text())
@@ -204,6 +205,14 @@ def render(
     ]
     if report is not None:
         lines += [*_eval_table(report), "", f"Command: `{eval_command}`", ""]
+        if baseline is not None:
+            lines += [
+                f"The model this one replaced (`{baseline.get('model', '?')}` as it was), "
+                "with the same command on the same splits:",
+                "",
+                *_eval_table(baseline),
+                "",
+            ]
         met, missed = _goals(report)
         lines += [
             "Goals from the project: under 0.8 bits/byte, next-line exact match at or above",
@@ -252,10 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--command", required=True, help="the training command")
     parser.add_argument("--eval-command", default="")
     parser.add_argument("--notes", default="", help="known weaknesses, in prose")
+    parser.add_argument("--baseline", type=Path, help="the replaced model's eval --full JSON")
     args = parser.parse_args(argv)
     manifest = json.loads(args.manifest.read_text())
     report = json.loads(args.report.read_text()) if args.report else None
-    text = render(args.model_dir, manifest, report, args.command, args.eval_command, args.notes)
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    text = render(
+        args.model_dir, manifest, report, args.command, args.eval_command, args.notes, baseline
+    )
     (args.model_dir / "README.md").write_text(text + "\n", encoding="utf-8")
     return 0
 

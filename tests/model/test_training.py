@@ -641,9 +641,13 @@ def test_a_fine_tuned_model_records_and_shows_what_it_started_from(tmp_path, tra
         "splits": {k: {"files": 1, "bytes": 10} for k in
                    ("train", "valid_stdlib", "valid_thirdparty")},
     }  # fmt: skip
-    text = card.render(opts.out, manifest, None, "reason-lsp train --init ...", "")
+    report = {"model": "new", "splits": {"valid_tiny": {"bpb": {"bits_per_byte": 1.5}}}}
+    old = {"model": "models/old", "splits": {"valid_tiny": {"bpb": {"bits_per_byte": 2.25}}}}
+    text = card.render(opts.out, manifest, report, "reason-lsp train --init ...", "", "", old)
     total = (parent["tokens"] + stats["tokens"]) / 1e6
     assert f"Continued from `{trained.out}`" in text and f"{total:.1f} M tokens in" in text
+    replaced = text.index("The model this one replaced (`models/old`")
+    assert "| bits per byte | 1.500 |" in text[:replaced] and "| 2.250 |" in text[replaced:]
 
 
 @pytest.mark.slow
