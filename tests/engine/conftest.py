@@ -28,7 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "reason-code-small"
 ALIAS = "reason-code-small"
-CTX = 512  # the model's max_position_embeddings
+#: llama-server's context: the model's trained window, as the local engine uses it.
+CTX = json.loads((MODEL / "config.json").read_text())["max_position_embeddings"]
 
 
 @pytest.fixture(scope="session", autouse=True)

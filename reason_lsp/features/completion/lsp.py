@@ -130,7 +130,9 @@ class CompletionFeature(Feature):
         share = settings.completion_context_share
         budget = int(total * share * plan_mod.CHARS_PER_TOKEN)
         found = self.server.prompt_context(snapshot, offset, budget) if share > 0 else []
-        in_file = int(total * (1 - share)) if found else total
+        # Without context the whole contextTokens goes to the document: the engine cuts it
+        # to the window exactly, token by token, which the plan's estimate cannot.
+        in_file = int(total * (1 - share)) if found else settings.context_tokens
         try:
             done = await pipeline.complete(
                 engine, snapshot, offset, explicit=explicit,
@@ -204,9 +206,9 @@ class CompletionFeature(Feature):
         if engine is None or not self.server.model_features_allowed(snapshot):
             return []
         try:
-            settings = self.server.settings
-            tokens = pipeline.prompt_tokens(settings.context_tokens, 1, engine.info)
-            return await pipeline.members(engine, snapshot, offset, context_tokens=tokens)
+            return await pipeline.members(
+                engine, snapshot, offset, context_tokens=self.server.settings.context_tokens
+            )
         except (Cancelled, EngineUnavailable):  # Unsupported too: said once at ready
             return []
         except Exception:
