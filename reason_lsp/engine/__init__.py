@@ -26,6 +26,7 @@ from reason_lsp.engine.api import (
     StopRule,
     TokenScore,
     Unsupported,
+    prompt_budget,
 )
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GENERATE", "MEMBERS", "SCORE", "Cancelled", "Engine", "EngineConfig", "EngineInfo",
     "EngineUnavailable", "GenerateRequest", "Generation", "Priority", "Sample", "StopRule",
-    "TokenScore", "Unsupported", "create_engine", "open_decoder",
+    "TokenScore", "Unsupported", "create_engine", "open_decoder", "prompt_budget",
 ]  # fmt: skip
 
 

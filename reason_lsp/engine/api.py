@@ -160,6 +160,12 @@ class Engine(Protocol):
 _DEFAULTS = Settings()
 
 
+def prompt_budget(context_tokens: int, max_new_tokens: int, window: int) -> int:
+    """Prompt tokens for ``contextTokens`` within a ``window``-token model, leaving room for
+    the answer and the FIM markers (at least 16, never more than asked)."""
+    return min(context_tokens, max(16, window - max_new_tokens - 4))
+
+
 def _setting_default(name: str):
     return field(default=getattr(_DEFAULTS, name))
 

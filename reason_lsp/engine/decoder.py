@@ -24,7 +24,7 @@ import regex
 import torch
 
 from reason_lsp.engine import fim
-from reason_lsp.engine.api import Cancelled, GenerateRequest, Generation, Sample
+from reason_lsp.engine.api import Cancelled, GenerateRequest, Generation, Sample, prompt_budget
 from reason_lsp.engine.lean_llama import lean_for
 from reason_lsp.engine.loader import LoadedModel
 
@@ -147,7 +147,7 @@ class Decoder:
     # ---- prompts -----------------------------------------------------------------------
 
     def build_prompt(self, req: GenerateRequest, max_new: int) -> Prompt:
-        budget = max(16, min(self.context_tokens, self.max_positions - max_new - 4))
+        budget = max(16, prompt_budget(self.context_tokens, max_new, self.max_positions))
         # The repository context changes rarely while the user types, so it comes first and
         # its tokens stay in the KV cache; left-truncation drops it before the document.
         left = fim.repository_text(self.fim, req.context, req.path) + req.header + req.prefix

@@ -25,7 +25,14 @@ from typing import Any
 
 import tree_sitter
 
-from reason_lsp.engine import Engine, EngineInfo, GenerateRequest, Generation, Sample
+from reason_lsp.engine import (
+    Engine,
+    EngineInfo,
+    GenerateRequest,
+    Generation,
+    Sample,
+    prompt_budget,
+)  # fmt: skip
 from reason_lsp.features.completion import judge
 from reason_lsp.features.completion import plan as planning
 from reason_lsp.features.completion.gate import Confidence
@@ -43,7 +50,7 @@ def prompt_tokens(context_tokens: int, max_new_tokens: int, info: EngineInfo | N
     """
     if info is None or not info.window:
         return context_tokens
-    return min(context_tokens, max(16, info.window - max_new_tokens - 4))
+    return prompt_budget(context_tokens, max_new_tokens, info.window)
 
 
 @dataclass
