@@ -1,5 +1,6 @@
 """Suggestions a user can accept, end to end on the memorizing model: a block opener
-arrives with its body, and the confidence gate hides what the model is unsure of."""
+arrives with its body, and the confidence gate shows what the model memorized (what it
+hides is tested on scripted log-probabilities in tests/server)."""
 
 from __future__ import annotations
 
@@ -53,24 +54,16 @@ async def test_a_block_opener_arrives_with_its_body(client: LanguageClient) -> N
     compile(BLOCK + shown + "\n", "block.py", "exec")  # the file still compiles with it
 
 
-async def test_the_gate_shows_a_likely_suggestion_and_hides_an_unlikely_one(
-    client: LanguageClient,
-) -> None:
+async def test_the_gate_shows_a_memorized_suggestion(client: LanguageClient) -> None:
+    """Only what holds by training: the model is sure of the text it memorized, so the
+    gate shows it. Hiding an unlikely one is decided on scripted log-probabilities
+    (tests/server/test_completion_gate_server.py): how sure a memorizing model is of
+    text it never saw is a property of its training run, not of the gate."""
     sure = MEMO[: MEMO.index("return 2 * math.pi") + len("return 2 * ")]
     open_at(client, sure, "file:///tmp/reason_lsp_gate/sure.py")
     found = await client.text_document_inline_completion_async(
         inline_params(sure, len(sure), "file:///tmp/reason_lsp_gate/sure.py")
     )
     assert found is not None and [i.insert_text for i in found.items] == ["math.pi * radius"]
-    before = await stats(client)
-    assert before["lastConfidence"] >= 0.5
-
-    unsure = "x = [1, 2, 3]\ny = "
-    open_at(client, unsure, "file:///tmp/reason_lsp_gate/unsure.py")
-    hidden = await client.text_document_inline_completion_async(
-        inline_params(unsure, len(unsure), "file:///tmp/reason_lsp_gate/unsure.py")
-    )
     after = await stats(client)
-    assert hidden is not None and not hidden.items
-    assert after["unsure"] == before["unsure"] + 1
-    assert 0 <= after["lastConfidence"] < 0.5
+    assert after["lastConfidence"] >= 0.5 and after["unsure"] == 0
