@@ -14,7 +14,7 @@ import pytest
 from inprocess import FakeEngine, InProcess
 from lsprotocol import types
 
-from reason_lsp.engine import Generation, GenerateRequest, Sample
+from reason_lsp.engine import GenerateRequest, Generation, Sample
 
 #: On the least likely token: p = sigmoid(2 + 4 * min log p), shown at p >= 0.5.
 CALIBRATION = {"weights": [0.0, 4.0, 0.0], "bias": 2.0, "automatic": 0.5, "invoked": 0.5}
