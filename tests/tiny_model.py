@@ -103,6 +103,34 @@ def make_random_model(folder: Path, specials: list[str]) -> Path:
     return folder
 
 
+def make_repeating_model(folder: Path, specials: list[str], piece: str = "x") -> Path:
+    """:func:`make_random_model` rewired so that after any text its greedy token is ``piece``.
+
+    A random model's greedy output is a property of its seed and of float rounding: it
+    may end a block, write a newline or an end of text within a few tokens. For tests
+    where only a cancel may end a generation, this one cannot stop by itself: every
+    embedding is the same all-ones vector and no block adds to the residual stream
+    (``o_proj`` and ``down_proj`` are zero), so every position's final hidden state is
+    all ones, and the output head gives ``piece`` a logit of the hidden size and every
+    other token 0. It writes ``piece`` forever (no newline, no end of text); the healing
+    mask still lets it spell out a prompt's last word first."""
+    import torch
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+
+    make_random_model(folder, specials)
+    token = PreTrainedTokenizerFast.from_pretrained(folder).convert_tokens_to_ids(piece)
+    model = LlamaForCausalLM.from_pretrained(folder)
+    with torch.no_grad():
+        model.model.embed_tokens.weight.fill_(1.0)
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[token] = 1.0
+    model.save_pretrained(folder)
+    return folder
+
+
 if __name__ == "__main__":
     # python tests/tiny_model.py OUT_DIR [TEXT_FILE]: for tests outside pytest (VS Code e2e).
     import sys

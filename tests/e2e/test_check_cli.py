@@ -179,16 +179,24 @@ def test_a_broken_model_folder_is_one_line(tmp_path: Path, config: str) -> None:
 @pytest.mark.slow
 def test_model_warnings_strict_sarif_and_the_cache(tmp_path: Path, memo_model: Path) -> None:
     """The memo model flags the planted ``** 3``; a second run is served by the cache with
-    the model packages blocked, so it never loads the model."""
+    the model packages blocked, so it never loads the model. Only the planted flag is
+    checked: the broken function is text the model never saw, so whether it flags
+    something there is fixed by no training (the exit codes are the same either way)."""
     (tmp_path / "circle.py").write_text(MUTANT + "\n\ndef broken(:\n    pass\n")
     args = ("--model", str(memo_model), "--threshold", "9", "--cache-dir", str(tmp_path / "c"))
     first = run_check(*args, "--format", "sarif", "circle.py", cwd=tmp_path)
     assert first.returncode == 1, first.stderr
     log = json.loads(first.stdout)
     jsonschema.validate(log, SCHEMA, cls=jsonschema.Draft4Validator)
-    results = {r["ruleId"]: r for r in log["runs"][0]["results"]}
-    assert set(results) == {"unlikely-code", "missing-token"}
-    fix = results["unlikely-code"]["fixes"][0]["artifactChanges"][0]["replacements"][0]
+    results = log["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"unlikely-code", "missing-token"}
+    (planted,) = [
+        r
+        for r in results
+        if r["ruleId"] == "unlikely-code"
+        and r["locations"][0]["physicalLocation"]["region"]["startLine"] == 5
+    ]
+    fix = planted["fixes"][0]["artifactChanges"][0]["replacements"][0]
     assert fix["insertedContent"] == {"text": "2"}
     blocked = "import sys; sys.modules['torch'] = None"
     warm = run_check(*args, "circle.py", cwd=tmp_path, pre=blocked)
