@@ -1,8 +1,9 @@
-"""Decode speed: ms per token for eager transformers and the lean path, fp32 and bf16.
+"""Decode speed: ms per token for eager transformers and the lean path, fp32 to int4.
 
 Each variant prefills the same 400-token prompt (code from this repository) and
 greedily decodes 64 tokens, one token per forward call with the cache reused,
-exactly as ``Decoder`` does; the decode loop is timed, best of ``--repeats``.
+exactly as ``Decoder`` does; the decode loop and the cold prefill are timed, best of
+``--repeats``.
 Tokens are compared against eager float32 transformers.
 
     python bench/decode.py [--model embedded|FOLDER] [--threads 1] [--int8]
@@ -44,16 +45,18 @@ def forced(forward: Forward, prompt: list[int], tokens: list[int]) -> list[torch
 
 
 @torch.inference_mode()
-def run(forward: Forward, prompt: list[int], new: int) -> tuple[float, list[int]]:
-    """(ms per decoded token, greedy tokens)."""
+def run(forward: Forward, prompt: list[int], new: int) -> tuple[float, list[int], float]:
+    """(ms per decoded token, greedy tokens, ms of the cold prefill)."""
+    t0 = time.perf_counter()
     logits, cache = forward(prompt, None)
+    prefill = (time.perf_counter() - t0) * 1000
     tokens = []
     t0 = time.perf_counter()
     for _ in range(new):
         tok = int(torch.argmax(logits))
         tokens.append(tok)
         logits, cache = forward([tok], cache)
-    return (time.perf_counter() - t0) * 1000 / new, tokens
+    return (time.perf_counter() - t0) * 1000 / new, tokens, prefill
 
 
 def main() -> None:
@@ -90,6 +93,8 @@ def main() -> None:
         ("lean bf16", lambda: LeanLlama(fp32, "bf16", n_logits).forward),
         ("lean bf16+fp32 head", lambda: LeanLlama(fp32, "bf16", n_logits, head="fp32").forward),
         ("lean bf16 refine 64", lambda: LeanLlama(fp32, "bf16", n_logits, refine=64).forward),
+        ("lean int8 refine 64", lambda: LeanLlama(fp32, "int8", n_logits, refine=64).forward),
+        ("lean int4 refine 64", lambda: LeanLlama(fp32, "int4", n_logits, refine=64).forward),
     ]
     if args.int8:
         variants.append(
@@ -113,12 +118,13 @@ def main() -> None:
     )
     forwards = {name: make() for name, make in variants}
     best = dict.fromkeys(forwards, float("inf"))
+    prefill = dict.fromkeys(forwards, float("inf"))
     greedy: dict[str, list[int]] = {}
     # Round-robin, best of each: a background load then weighs on every variant alike.
     for _ in range(args.repeats):
         for name, forward in forwards.items():
-            ms, greedy[name] = run(forward, prompt, args.new_tokens)
-            best[name] = min(best[name], ms)
+            ms, greedy[name], cold = run(forward, prompt, args.new_tokens)
+            best[name], prefill[name] = min(best[name], ms), min(prefill[name], cold)
     reference = greedy["hf eager fp32"]
     ref_logp = forced(forwards["hf eager fp32"], prompt, reference)
     for name, forward in forwards.items():
@@ -140,7 +146,8 @@ def main() -> None:
         ]
         gap = f"  (eager gap there: {max(gaps):.4f} nats)" if gaps else ""
         print(
-            f"{name:20s} {best[name]:6.2f} ms/token  tokens: {note:15s} "
+            f"{name:20s} {best[name]:6.2f} ms/token  prefill {prefill[name]:6.0f} ms  "
+            f"tokens: {note:15s} "
             f"forced top-1 {top1}/{len(logp)}  max dlogp {dlp:.3f}{gap}"
         )
 

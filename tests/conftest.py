@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from reason_lsp.engine import pretrained
 
-import pytest
+#: The fetched pretrained model, when this machine has it (tests of that model skip
+#: without it; CI keeps it in the cache outside the repository).
+PRETRAINED_DIR = pretrained.installed_dir()
+# Everything else runs on the tiny model, whatever this machine fetched: "embedded"
+# resolves against an empty cache in this process and the servers it starts.
+os.environ["REASON_LSP_MODEL_CACHE"] = tempfile.mkdtemp(prefix="reason-lsp-no-models-")
+
 
 
 @pytest.fixture(scope="session")
 def memo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model that knows ``tiny_model.MEMO`` by heart (built once per session)."""
-    import os
-
     from tiny_model import build_memorizing_model
 
     if os.environ.get("REASON_LSP_TEST_MEMO_MODEL"):  # reuse one while iterating locally
@@ -40,3 +49,11 @@ def _accept_registrations() -> None:
 
 
 _accept_registrations()
+
+
+@pytest.fixture(scope="session")
+def pretrained_model() -> Path:
+    """The fetched pretrained model's folder; the test skips where it was never fetched."""
+    if PRETRAINED_DIR is None:
+        pytest.skip("the pretrained model is not fetched here (reason-lsp fetch-model)")
+    return PRETRAINED_DIR

@@ -122,6 +122,7 @@ class InProcess:
         self.server = create_server()
         self.engine = engine or FakeEngine()
         self.server.models.factory = self.engine
+        self.server.models.fallback_note = lambda spec: None  # a fake engine falls back to nothing
         self.sent: list[dict] = []
         self.server.protocol.set_writer(_Writer(self.sent))
         self._ids = itertools.count(1)

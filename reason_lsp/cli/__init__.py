@@ -8,6 +8,7 @@ live in :data:`SUBCOMMANDS`; adding one means adding an entry there:
 * ``generate FILE --line L``: write a stub function (``reason_lsp.cli.generate``);
 * ``sandbox FILE [--timeout S] [--format json]``: run a file sandboxed (``reason_lsp.sandbox``);
 * ``stats [FILE | --port N]``: the model backends' latency (``reason_lsp.cli.stats``);
+* ``fetch-model``: the pretrained default model into the cache (``reason_lsp.cli.fetch_model``);
 * ``train``, ``eval``, ``build-corpus``, ``fetch-corpus``, ``pack-corpus``: delegated to
   ``reason_lsp.training.cli:main``, which receives ``[subcommand, *rest]``.
 
@@ -69,6 +70,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "latency and errors of the model backends, from a running server or a snapshot",
         lambda p: importlib.import_module("reason_lsp.cli.stats").add_arguments(p),
         lambda a: importlib.import_module("reason_lsp.cli.stats").run(a),
+    ),
+    "fetch-model": Subcommand(
+        "download the pretrained default model into the cache (once; offline after)",
+        lambda p: importlib.import_module("reason_lsp.cli.fetch_model").add_arguments(p),
+        lambda a: importlib.import_module("reason_lsp.cli.fetch_model").run(a),
     ),
     "train": Subcommand("train the code model", delegate="reason_lsp.training.cli:main"),
     "eval": Subcommand("evaluate the code model", delegate="reason_lsp.training.cli:main"),

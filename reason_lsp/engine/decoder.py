@@ -76,6 +76,15 @@ class Decoder:
         self._heal_masks: dict[str, torch.Tensor] = {}
         self._index: tuple[dict, dict] | None = None
 
+    def release_eager(self) -> None:
+        """Free the transformers model's weights once the lean path holds its own copy
+        (the server's engine never runs the eager forward then; tensors the lean path
+        shares, such as a tied float32 embedding, stay alive through it)."""
+        if self.lean is None:
+            return
+        for param in self.model.parameters():
+            param.data = torch.empty(0, dtype=param.dtype)
+
     # ---- tokenizer helpers -------------------------------------------------------------
 
     def encode(self, text: str) -> list[int]:

@@ -22,7 +22,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from reason_lsp.engine.lean_quant import KINDS, Matrix
+from reason_lsp.engine.pretrained import lean_weights
+
 SUPPORTED_TYPES = ("llama", "qwen2")
+#: Prompt tokens fed per forward call (bench/decode.py: no slower than one block).
+PREFILL_CHUNK = 256
 #: RoPE variants whose frequencies do not depend on the sequence length.
 _STATIC_ROPE = ("default", "linear", "llama3", "yarn")
 
@@ -86,8 +91,9 @@ class LeanCache:
 class LeanLlama:
     """The decode path.
 
-    ``weights`` is the dtype of the layers' matrices, ``"fp32"`` or ``"bf16"``;
-    ``head`` that of the language-model head (``None``: the same). bf16 logits are
+    ``weights`` is the form of the layers' matrices, ``"fp32"``, ``"bf16"``, ``"int8"``
+    or ``"int4"`` (:mod:`lean_quant`; quantized ones keep a bfloat16 copy for prefill);
+    ``head`` that of the language-model head (``None``: the same, int8 for int4). bf16 logits are
     rounded to about 3 significant digits, so near-ties can flip; a float32 head
     avoids that but streams twice the bytes of the largest matrix. ``refine`` is the
     middle way: with a bf16 head, the ``refine`` likeliest logits are recomputed in
@@ -114,7 +120,9 @@ class LeanLlama:
         self.group = self.n_heads // self.n_kv
         self.eps = float(cfg.rms_norm_eps)
         self.max_len = int(getattr(cfg, "max_position_embeddings", 2048) or 2048)
-        self.wdtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[weights]
+        if weights not in KINDS:
+            raise ValueError(f"lean decode path: weights {weights!r} is not one of {KINDS}")
+        self.weights = weights
         self.n_logits = n_logits
         inner = model.model
         d, h, kv = self.head_dim, self.n_heads, self.n_kv
@@ -126,8 +134,8 @@ class LeanLlama:
         def heads_perm(w: torch.Tensor, n: int) -> torch.Tensor:
             return w.view(n, d, *w.shape[1:])[:, perm].reshape(n * d, *w.shape[1:])
 
-        def mat(w: torch.Tensor) -> torch.Tensor:
-            return w.detach().to(torch.float32).to(self.wdtype).contiguous()
+        def mat(w: torch.Tensor) -> Matrix:
+            return Matrix(w, weights)
 
         def vec(w: torch.Tensor | None) -> torch.Tensor | None:
             return None if w is None else w.detach().to(torch.float32).contiguous()
@@ -164,10 +172,15 @@ class LeanLlama:
         self.norm = vec(inner.norm.weight)
         head_w = model.get_output_embeddings().weight
         head_w = head_w if n_logits is None else head_w[:n_logits]
-        head_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[head or weights]
-        head32 = head_w.detach().to(torch.float32).contiguous()  # tied: no copy
-        self.head = head32.to(head_dtype)
-        self.refine = min(refine, head32.shape[0]) if head_dtype != torch.float32 else 0
+        # The pretrained model's head came as Q8_0: int4 would round it further.
+        head_kind = head or ("int8" if weights == "int4" else weights)
+        tied = head_w.data_ptr() == inner.embed_tokens.weight.data_ptr()
+        # Tied: one float32 table serves the embedding and the head (no second copy).
+        head32 = self.embed[: head_w.shape[0]] if tied else head_w.detach().float().contiguous()
+        self.refine = min(refine, head32.shape[0]) if head_kind != "fp32" else 0
+        # Scoring every position reads the float32 head when refining, so a packed head
+        # then needs no dense copy.
+        self.head = Matrix(head32, head_kind, prefill=not self.refine)
         self.head32 = head32 if self.refine else None
         rotary = inner.rotary_emb
         self.inv_freq = rotary.inv_freq.detach().float()
@@ -182,8 +195,8 @@ class LeanLlama:
     def new_cache(self) -> LeanCache:
         return LeanCache(len(self.layers), self.n_kv, self.head_dim, min(256, self.max_len))
 
-    def _linear(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        return F.linear(x if x.dtype == w.dtype else x.to(w.dtype), w)
+    def _linear(self, x: torch.Tensor, w: Matrix) -> torch.Tensor:
+        return w.apply(x)
 
     @torch.inference_mode()
     def forward(
@@ -193,6 +206,14 @@ class LeanLlama:
         one row per position of ``ids`` (2-D, all in float32: scoring needs every logit)."""
         if cache is None:
             cache = self.new_cache()
+        if len(ids) > PREFILL_CHUNK:
+            # A long prompt in blocks: the activations' peak (and so the allocator's
+            # high-water mark) stays that of one block, and cost is the same.
+            rows = []
+            for i in range(0, len(ids), PREFILL_CHUNK):
+                logits, cache = self.forward(ids[i : i + PREFILL_CHUNK], cache, every)
+                rows.append(logits)
+            return (torch.cat(rows) if every else rows[-1]), cache
         t, start = len(ids), cache.length
         end = start + t
         cache.reserve(end)
@@ -238,8 +259,8 @@ class LeanLlama:
         cache.length = end
         if every:
             normed = F.rms_norm(x, hidden, self.norm, eps)
-            head = self.head32 if self.refine else self.head
-            return F.linear(normed, head.float()), cache
+            head = self.head32 if self.refine else self.head.dense.float()
+            return F.linear(normed, head), cache
         last = F.rms_norm(x[-1:], hidden, self.norm, eps)
         logits = self._linear(last, self.head)[0].float()
         if self.refine:
@@ -250,11 +271,13 @@ class LeanLlama:
     __call__ = forward
 
 
-#: Matrices in bfloat16 (the shipped weights are bfloat16, so nothing is rounded),
+#: Matrices in bfloat16 (the tiny model's weights are bfloat16, so nothing is rounded),
 #: activations, attention and the cache float32, and the 64 likeliest logits redone
-#: in float32. Measured with bench/decode.py on the default model: about as fast as
+#: in float32. Measured with bench/decode.py on the tiny model: about as fast as
 #: all-bfloat16 and ~1.5x faster than all-float32, with the eager top token's
 #: log-probability within ~0.003 of eager float32 (all-bfloat16 logits: ~0.016).
+#: A fetched model records its own form (``pretrained.lean_weights``: int4 for the
+#: Q4_1 pretrained model, 2.3x faster than bfloat16 there).
 DEFAULT_WEIGHTS, DEFAULT_REFINE = "bf16", 64
 
 
@@ -269,4 +292,5 @@ def lean_for(loaded: object, n_logits: int | None = None) -> LeanLlama | None:
         return None
     if unsupported_reason(loaded.model) is not None:
         return None
-    return LeanLlama(loaded.model, DEFAULT_WEIGHTS, n_logits, refine=DEFAULT_REFINE)
+    weights = lean_weights(getattr(loaded, "folder", None)) or DEFAULT_WEIGHTS
+    return LeanLlama(loaded.model, weights, n_logits, refine=DEFAULT_REFINE)

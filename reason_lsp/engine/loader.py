@@ -1,4 +1,4 @@
-"""Finding and loading a model: the embedded one, a local folder or a hub id; device and dtype.
+"""Loading a model (named as :mod:`reason_lsp.engine.catalog` resolves it); device and dtype.
 
 ``device=auto`` means CUDA in bfloat16 when CUDA exists, else the CPU. On the CPU
 the weights stay float32 unless ``dtype`` says otherwise: the decode loop runs
@@ -7,42 +7,20 @@ under bfloat16 autocast when that was measured faster (``bench/completion.py``).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from reason_lsp.engine import fim
+from reason_lsp.engine import catalog, fim
 from reason_lsp.engine.api import EngineConfig
-
-EMBEDDED_NAME = "reason-code-small"
-
-
-def embedded_model_dir() -> Path:
-    """The shipped model: inside the installed package (wheel) or the repository's models/."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "models" / EMBEDDED_NAME, here.parent / "models" / EMBEDDED_NAME):
-        if (candidate / "config.json").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"the embedded model {EMBEDDED_NAME} is not installed (looked in {here / 'models'} "
-        f"and {here.parent / 'models'}); reinstall reason-lsp or set reasonLsp.model to a folder"
-    )
 
 
 def resolve_model(spec: str) -> str:
-    """A loadable path or hub id for the ``model`` setting, with a clear error when offline."""
-    if spec in ("", "embedded"):
-        return str(embedded_model_dir())
-    path = Path(spec).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"{path} is not a Hugging Face model folder (no config.json)")
-        return str(path)
-    if spec.startswith((".", "/", "~")):
-        raise FileNotFoundError(f"model folder {spec} does not exist")
-    return spec  # a hub id: transformers resolves it from the cache or the network
+    """A loadable path or hub id for the ``model`` setting (:mod:`catalog` decides)."""
+    return catalog.resolve(spec)
 
 
 @dataclass
@@ -84,6 +62,8 @@ def load(config: EngineConfig, log=None) -> LoadedModel:
 
     source = resolve_model(config.model)
     dtype, _ = choose_dtype(config.dtype, choose_device(config.device))
+    if dtype == torch.float32 and _stored_for_lean(source, config):
+        dtype = torch.bfloat16
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not Path(source).exists()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
@@ -91,10 +71,26 @@ def load(config: EngineConfig, log=None) -> LoadedModel:
     except OSError as exc:
         hint = " (offline: the hub id must already be in the Hugging Face cache)" if offline else ""
         raise RuntimeError(f"cannot load model {config.model!r}: {exc}{hint}") from exc
-    return wrap(model, source, config, tokenizer, log=log)
+    return wrap(model, source, config, tokenizer, log=log, dtype=dtype)
 
 
-def wrap(model, source: str, config: EngineConfig, tokenizer=None, log=None) -> LoadedModel:
+def _stored_for_lean(source: str, config: EngineConfig) -> bool:
+    """Whether to load a bfloat16 checkpoint as it is stored, not widened to float32: on
+    the CPU the lean path (Llama/Qwen2 layouts) makes its own matrices from the weights,
+    so a float32 copy would only double the memory the load peaks at."""
+    if config.dtype != "auto" or config.quantize:
+        return False
+    try:
+        cfg = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    stored = cfg.get("dtype") or cfg.get("torch_dtype")
+    return stored == "bfloat16" and cfg.get("model_type") in ("llama", "qwen2")
+
+
+def wrap(
+    model, source: str, config: EngineConfig, tokenizer=None, log=None, dtype=None
+) -> LoadedModel:
     """A model already in memory (a training checkpoint, say) as the engine loads one:
     on its device, quantized if asked, with its tokenizer and FIM format from ``source``."""
     if tokenizer is None:
@@ -102,7 +98,8 @@ def wrap(model, source: str, config: EngineConfig, tokenizer=None, log=None) -> 
 
         tokenizer = AutoTokenizer.from_pretrained(source)
     device = choose_device(config.device)
-    dtype, autocast = choose_dtype(config.dtype, device)
+    chosen, autocast = choose_dtype(config.dtype, device)
+    dtype = dtype or chosen
     model = model.to(device=device, dtype=dtype).eval()
     if config.quantize and device.type == "cpu":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

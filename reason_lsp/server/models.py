@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from reason_lsp.engine import Engine, EngineConfig, create_engine, latency
+from reason_lsp.engine import Engine, EngineConfig, catalog, create_engine, latency
 from reason_lsp.server.capabilities import ClientFeatures
 from reason_lsp.server.progress import Progress
 from reason_lsp.settings import Settings
@@ -80,11 +80,15 @@ class ModelHost:
         self.server = server
         #: Builds an engine from a config (tests put a fake engine behind the protocol here).
         self.factory = create_engine
+        #: Why the model the settings name is not the one that will run (None: it is);
+        #: a fake engine's tests replace it with the factory.
+        self.fallback_note = catalog.fallback_note
         self.config: EngineConfig | None = None
         self.status = StatusParams("syntax-only")
         self._progress: Progress | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._told_unreachable = False
+        self._told_fallback = False
         register = getattr(server, "feature", None)
         if register is not None:
             register(BACKEND_STATS_METHOD)(lambda ls, params: backend_stats())
@@ -101,9 +105,17 @@ class ModelHost:
         if config is None:
             self._publish(StatusParams("syntax-only", message="model features are off"))
             return
+        self._tell_fallback(config)
         engine = self.factory(config, on_state=self._on_state_threadsafe, log=log.info)
         self.server.engine = engine
         engine.start()
+
+    def _tell_fallback(self, config: EngineConfig) -> None:
+        """Once per server: the default model is the tiny one because none was fetched."""
+        note = self.fallback_note(config.model) if config.backend == "local" else None
+        if note is not None and not self._told_fallback:
+            self._told_fallback = True
+            self.server.tell(f"reason-lsp: {note}.")
 
     def stop(self) -> None:
         if self.server.engine is not None:

@@ -172,3 +172,78 @@ def test_refined_logits_are_those_of_a_float32_head() -> None:
     assert torch.allclose(refined[top], exact[top], atol=1e-5)
     assert int(refined.argmax()) == int(exact.argmax())
     assert (rough[top] - exact[top]).abs().max() > (refined[top] - exact[top]).abs().max()
+
+
+def fake_quantized(model: torch.nn.Module, kind: str) -> torch.nn.Module:
+    """``model`` with every layer matrix replaced by what ``kind`` keeps of it (the lean
+    path's rows are permuted and fused, but each row is quantized on its own, so the
+    same per-row and per-group rounding applies to the unfused matrices)."""
+    from reason_lsp.engine.lean_quant import Matrix
+
+    with torch.no_grad():
+        for layer in model.model.layers:
+            for linear in (*layer.self_attn.children(), *layer.mlp.children()):
+                if isinstance(linear, torch.nn.Linear):
+                    linear.weight.copy_(Matrix(linear.weight, kind).dequantized())
+    return model
+
+
+@pytest.mark.parametrize("kind", ["int8", "int4"])
+@torch.inference_mode()
+def test_quantized_weights_match_transformers_on_the_same_rounded_weights(kind: str) -> None:
+    import copy
+
+    model = tiny("llama-gqa")
+    lean = LeanLlama(model, kind, head="fp32")
+    assert lean.layers[0][1].kind == kind and lean.layers[0][1].packed is not None
+    reference = fake_quantized(copy.deepcopy(model), kind)
+    ids = torch.randint(0, 97, (1, 40), generator=torch.Generator().manual_seed(4))
+    ref = reference(ids).logits[0]
+    logits, cache = lean.forward(ids[0, :24].tolist(), None)  # prefill: the bf16 copy
+    assert (logits - ref[23]).abs().max() < 0.05 * ref[23].abs().max()
+    for j in range(24, 40):  # decode: the packed kernel, on bfloat16 activations
+        logits, cache = lean.forward([int(ids[0, j])], cache)
+        assert (logits - ref[j]).abs().max() < 0.05 * ref[j].abs().max(), j
+        # Greedy picks the reference's best token or one within bfloat16 rounding of it.
+        assert ref[j].max() - ref[j][int(logits.argmax())] < 0.1, j
+
+
+@torch.inference_mode()
+def test_pretrained_model_matches_transformers_in_every_weight_form(pretrained_model: Path):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(pretrained_model, dtype=torch.float32).eval()
+    text = "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fib"
+    from transformers import AutoTokenizer
+
+    ids = AutoTokenizer.from_pretrained(pretrained_model).encode(text, add_special_tokens=False)
+    ref = torch.log_softmax(model(torch.tensor([ids])).logits[0], -1)
+    top = ref.argmax(-1, keepdim=True)
+    start = len(ids) // 2
+    for weights, tol in [("fp32", 1e-3), ("bf16", 0.15), ("int8", 0.2), ("int4", 0.2)]:
+        lean = LeanLlama(model, weights, refine=64)
+        logits, cache = lean.forward(ids[:start], None)
+        got = [logits]
+        for token in ids[start:-1]:
+            logits, cache = lean.forward([token], cache)
+            got.append(logits)
+        logp = torch.log_softmax(torch.stack(got), -1)
+        want, best = ref[start - 1 : -1], top[start - 1 : -1]
+        diff = (logp.gather(1, best) - want.gather(1, best)).abs()
+        assert diff.max() < tol, (weights, float(diff.max()))
+
+
+@torch.inference_mode()
+def test_a_prompt_prefilled_in_blocks_gives_the_logits_of_one_block(monkeypatch) -> None:
+    from reason_lsp.engine import lean_llama
+
+    model = tiny("llama-gqa")
+    lean = LeanLlama(model, "fp32")
+    ids = torch.randint(0, 97, (50,), generator=torch.Generator().manual_seed(5)).tolist()
+    whole, _ = lean.forward(ids, None)
+    every, _ = lean.forward(ids, None, every=True)
+    monkeypatch.setattr(lean_llama, "PREFILL_CHUNK", 16)
+    blocks, cache = lean.forward(ids, None)
+    assert cache.get_seq_length() == 50
+    assert torch.allclose(blocks, whole, atol=TOL)
+    assert torch.allclose(lean.forward(ids, None, every=True)[0], every, atol=TOL)

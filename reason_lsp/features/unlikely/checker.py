@@ -28,7 +28,7 @@ from typing import Any
 from lsprotocol import types
 
 import reason_lsp
-from reason_lsp.engine import EngineUnavailable, open_decoder
+from reason_lsp.engine import EngineUnavailable, catalog, open_decoder
 from reason_lsp.features.unlikely import flags as unlikely
 from reason_lsp.settings import Settings
 from reason_lsp.text import languages
@@ -38,9 +38,6 @@ from reason_lsp.text.documents import Snapshot
 CACHE_VERSION = 1
 CACHE_IGNORE = "# made by reason-lsp check\n*\n"
 CACHE_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# reason-lsp check's cache\n"
-#: The shipped model's folder name (``engine.loader`` has the same; it imports torch,
-#: which a run served from the cache must not pay for).
-EMBEDDED = "reason-code-small"
 
 
 class RegionCache:
@@ -96,14 +93,7 @@ class RegionCache:
 
 def model_folder(spec: str) -> Path | None:
     """The local folder the ``model`` setting names, found without importing torch."""
-    if spec in ("", "embedded"):
-        package = Path(reason_lsp.__file__).resolve().parent
-        for candidate in (package / "models" / EMBEDDED, package.parent / "models" / EMBEDDED):
-            if (candidate / "config.json").is_file():
-                return candidate
-        return None
-    path = Path(spec).expanduser()
-    return path if path.is_dir() else None
+    return catalog.local_folder(spec)
 
 
 def fingerprint(settings: Settings) -> str:
@@ -114,6 +104,7 @@ def fingerprint(settings: Settings) -> str:
     h.update(repr(parts).encode())
     folder = model_folder(settings.model)
     if folder is not None:
+        h.update(str(folder).encode())  # "embedded" names another model once one is fetched
         for item in sorted(folder.iterdir()):
             if item.is_file():
                 stat = item.stat()
