@@ -21,7 +21,6 @@ PRETRAINED_DIR = pretrained.installed_dir()
 os.environ["REASON_LSP_MODEL_CACHE"] = tempfile.mkdtemp(prefix="reason-lsp-no-models-")
 
 
-
 @pytest.fixture(scope="session")
 def memo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model that knows ``tiny_model.MEMO`` by heart (built once per session)."""
