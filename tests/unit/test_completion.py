@@ -67,6 +67,27 @@ def test_block_stop_rule_ends_at_dedent() -> None:
     assert out[:cut] == "y = x + 1\n    return y"
 
 
+def test_a_block_stops_before_it_repeats_the_code_after_the_cursor() -> None:
+    text = "def f(x):\n    \n    return y\n"
+    offset = text.index("\n    \n") + 5
+    p = C.plan(text, offset, parse(text))
+    assert p is not None and p.mode == "block" and C.next_line(p) == "return y"
+    stop = C.stop_rule(p)
+    out = "y = x + 1\n    return y\n"
+    assert out[: stop(out)] == "y = x + 1"
+    assert stop("y = x + 1\n    return") is None  # still being written
+    assert stop("return y\n") == 0 and C.clean(p, "return y\n    z") is None
+    assert C.clean(p, "y = x + 1\n    return y") == "y = x + 1"
+
+
+def test_a_line_that_is_the_next_line_again_is_dropped() -> None:
+    text = "total = 0\n\nprint(total)\n"
+    p = C.plan(text, len("total = 0\n"), parse(text))
+    assert p is not None and p.mode == "line"
+    assert C.clean(p, "print(total)") is None
+    assert C.clean(p, "total += 1") == "total += 1"
+
+
 def test_clean_strips_overlap_and_balances_brackets_against_the_suffix() -> None:
     text = "def f(x):\n    return foo(x)\n"
     offset = text.index("foo(x)") + 5

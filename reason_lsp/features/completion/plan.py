@@ -214,17 +214,32 @@ def _header(text: str, tree: tree_sitter.Tree, window_start: int, offset: int) -
     return "\n".join(out) + "\n\n" if out else ""
 
 
+def next_line(p: Plan) -> str:
+    """The first line with code after the cursor's line (stripped; "" when none)."""
+    for line in p.suffix.split("\n")[1:]:
+        if line.strip():
+            return line.strip()
+    return ""
+
+
 def stop_rule(p: Plan) -> Callable[[str], int | None]:
-    """Where generation stops: the first newline (line), or the end of the block (block)."""
+    """Where generation stops: the first newline (line), or the end of the block (block),
+    or before a line that repeats the code after the cursor: a model that cannot read
+    the suffix (prefix-only prompts) would otherwise write it again."""
     if p.mode == "line":
         return lambda t: t.index("\n") if "\n" in t else None
+    ahead = next_line(p)
 
     def block_end(t: str, finished: bool = False) -> int | None:
         lines = t.split("\n")
+        if ahead and lines[0].strip() == ahead and (finished or len(lines) > 1):
+            return 0
         pos = len(lines[0]) + 1
         # While decoding, the last line may be unfinished; once it ends, it counts too.
         for i, line in enumerate(lines[1:] if finished else lines[1:-1], start=1):
             if line.strip() and len(_indent_of(line)) < len(p.indent):
+                return pos - 1
+            if ahead and line.strip() == ahead:
                 return pos - 1
             if i >= MAX_BLOCK_LINES:
                 return pos - 1
@@ -311,6 +326,8 @@ def clean(
         completion = (completion if cut is None else completion[:cut]).rstrip()
     else:
         completion = completion.split("\n", 1)[0].rstrip()
+        if not p.line_suffix.strip() and completion.strip() == next_line(p) != "":
+            return None  # the line below, written again
         completion = _strip_suffix_overlap(completion, p.line_suffix)
         completion = _drop_extra_closers(completion, p.line_prefix, p.line_suffix)
     if not completion.strip() or repetitive(completion):
