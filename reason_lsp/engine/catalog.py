@@ -27,14 +27,13 @@ PRETRAINED = ("pretrained", pretrained.SOURCE.name)
 
 def tiny_dir() -> Path:
     """The shipped tiny model: inside the installed package (wheel) or the repository."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "models" / TINY_NAME, here.parent / "models" / TINY_NAME):
-        if (candidate / "config.json").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"the tiny model {TINY_NAME} is not installed (looked in {here / 'models'} and "
-        f"{here.parent / 'models'}); reinstall reason-lsp or set reasonLsp.model to a folder"
-    )
+    folder = pretrained.shipped_dir(TINY_NAME)
+    if folder is None or not (folder / "config.json").is_file():
+        raise FileNotFoundError(
+            f"the tiny model {TINY_NAME} is not installed; reinstall reason-lsp or set "
+            "reasonLsp.model to a folder"
+        )
+    return folder
 
 
 def is_embedded(spec: str) -> bool:

