@@ -27,11 +27,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lsp_bench import BenchServer, proc_status
 
-from lsp_bench import BenchServer, proc_status  # noqa: E402
-
-from reason_lsp import sandbox  # noqa: E402
+from reason_lsp import sandbox
 
 
 @dataclass
