@@ -54,7 +54,8 @@ class Settings:
     model: str = _opt(
         "model",
         "embedded",
-        '"embedded" (the model shipped in models/), a local folder, or a Hugging Face hub id',
+        '"embedded" (the pretrained model `reason-lsp fetch-model` fetched, else the tiny one), '
+        '"tiny" (models/reason-code-small), "pretrained", a local folder, or a hub id',
         non_empty=True,
     )
     device: Literal["auto", "cuda", "cpu"] = _opt(

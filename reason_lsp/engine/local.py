@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 import traceback
 from concurrent.futures import Future
 from typing import Any
@@ -81,8 +82,11 @@ class LocalEngine(WorkerEngine):
         _return_freed_memory()
         # Build the healing index and run the kernels once now, not on the first keystroke.
         self.decoder.warm_up()
+        named = self.config.model
+        if loaded.folder and Path(loaded.folder).name not in named:  # which model "embedded" is
+            named = f"{named} ({Path(loaded.folder).name})"
         return EngineInfo(
-            model=self.config.model,
+            model=named,
             device=loaded.device.type,
             dtype=str(loaded.dtype).removeprefix("torch."),
             fim=loaded.fim.name if loaded.fim else None,
