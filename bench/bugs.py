@@ -330,10 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     from reason_lsp.engine import open_decoder
 
     decoder = open_decoder(str(args.model))
-    model_dir = Path(args.model)
-    thresholds = unlikely.Thresholds.load(model_dir if model_dir.is_dir() else None)
-    calibration = model_dir / unlikely.CALIBRATION
-    source = str(calibration) if calibration.is_file() else "defaults (no calibration.json)"
+    from reason_lsp.engine import catalog
+
+    model_dir = catalog.local_folder(str(args.model))
+    thresholds = unlikely.Thresholds.load(model_dir)
+    calibration = model_dir / unlikely.CALIBRATION if model_dir else None
+    found = calibration is not None and calibration.is_file()
+    source = str(calibration) if found else "defaults (no calibration.json)"
     result = evaluate(chosen, decoder, thresholds, parser, log=log)
     result.update(
         model=str(args.model),

@@ -80,12 +80,16 @@ class Matrix:
             self.dense = self.dequantized().to(torch.bfloat16)
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
-        if self.packed is not None and (x.shape[0] <= PACKED_ROWS or self.dense is None):
-            xb = x.to(torch.bfloat16)
+        """``x`` is ``[..., in]`` (a batch of rows, as scoring sends); ``[..., out]`` back."""
+        rows = x.numel() // x.shape[-1]
+        if self.packed is not None and (rows <= PACKED_ROWS or self.dense is None):
+            xb = x.reshape(rows, x.shape[-1]).to(torch.bfloat16)  # the kernels take 2-D
             if self.kind == "int8":
-                return torch.ops.aten._weight_int8pack_mm(xb, *self.packed)
-            weights, scales_zeros = self.packed
-            return torch.ops.aten._weight_int4pack_mm_for_cpu(xb, weights, GROUP, scales_zeros)
+                out = torch.ops.aten._weight_int8pack_mm(xb, *self.packed)
+            else:
+                weights, scales_zeros = self.packed
+                out = torch.ops.aten._weight_int4pack_mm_for_cpu(xb, weights, GROUP, scales_zeros)
+            return out.reshape(*x.shape[:-1], self.shape[0])
         return F.linear(x if x.dtype == self.dense.dtype else x.to(self.dense.dtype), self.dense)
 
     def dequantized(self) -> torch.Tensor:

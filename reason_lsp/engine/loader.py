@@ -53,7 +53,10 @@ def choose_dtype(setting: str, device: torch.device) -> tuple[torch.dtype, torch
     return torch.float32, None
 
 
-def load(config: EngineConfig, log=None) -> LoadedModel:
+def load(config: EngineConfig, log=None, lean_only: bool = False) -> LoadedModel:
+    """The model the config names. ``lean_only``: the caller decodes through the lean
+    path alone (the server's engine), so a bfloat16 checkpoint may stay bfloat16;
+    evaluation and training keep the float32 eager model they measure with."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -62,7 +65,7 @@ def load(config: EngineConfig, log=None) -> LoadedModel:
 
     source = resolve_model(config.model)
     dtype, _ = choose_dtype(config.dtype, choose_device(config.device))
-    if dtype == torch.float32 and _stored_for_lean(source, config):
+    if lean_only and dtype == torch.float32 and _stored_for_lean(source, config):
         dtype = torch.bfloat16
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not Path(source).exists()
     try:

@@ -73,7 +73,7 @@ class LocalEngine(WorkerEngine):
 
         torch.set_grad_enabled(False)
         try:
-            loaded = loader.load(self.config, log=self._log)
+            loaded = loader.load(self.config, log=self._log, lean_only=True)
         except Exception as exc:
             self._log(f"model failed to load: {exc}\n{traceback.format_exc()}")
             raise

@@ -162,7 +162,7 @@ def _lean_stats(decoder, ctx: list[int], windows: list[_Window], cancel) -> list
                 hidden[i] = picked
     rows = torch.cat([h for h in hidden if h is not None]) if windows else torch.zeros(0)
     targets = torch.tensor([t for w in windows for t in w.targets], dtype=torch.long)
-    head = lean.head32 if lean.head32 is not None else lean.head.float()
+    head = lean.head32 if lean.head32 is not None else lean.head.dense.float()
     special = _special_ids(decoder, head.shape[0])
     flat: list[tuple[float, int, float]] = []
     for a in range(0, len(targets), HEAD_ROWS):

@@ -247,3 +247,35 @@ def test_a_prompt_prefilled_in_blocks_gives_the_logits_of_one_block(monkeypatch)
     assert cache.get_seq_length() == 50
     assert torch.allclose(blocks, whole, atol=TOL)
     assert torch.allclose(lean.forward(ids, None, every=True)[0], every, atol=TOL)
+
+
+@pytest.mark.parametrize("kind", ["int8", "int4"])
+@torch.inference_mode()
+def test_packed_matrices_take_batches_of_rows_as_scoring_sends_them(kind: str) -> None:
+    from reason_lsp.engine.lean_quant import Matrix
+
+    w = torch.randn(96, 64, generator=torch.Generator().manual_seed(6))
+    m = Matrix(w, kind)
+    x = torch.randn(2, 1, 64, generator=torch.Generator().manual_seed(7))  # [batch, t, in]
+    out = m.apply(x)
+    assert out.shape == (2, 1, 96)
+    rows = torch.stack([m.apply(x[i]) for i in range(2)])
+    assert torch.allclose(out.float(), rows.float())
+    assert torch.allclose(out.float(), x @ m.dequantized().t(), atol=0.05 * out.abs().max())
+
+
+def test_scoring_runs_on_int4_matrices_like_on_float32(tmp_path: Path) -> None:
+    """The unlikely-code scorer batches texts through the lean layers: with int4 matrices
+    (the pretrained model's form) it gives the float32 path's scores up to rounding."""
+    from reason_lsp.engine.scoring import score_many
+
+    folder = make_random_model(tmp_path / "m", ["<|endoftext|>"])
+    decoder = Decoder(loader.load(EngineConfig(model=str(folder))))
+    texts = ["x = compute(a, b)\n", "return total + 1\n"]
+    decoder.lean = LeanLlama(decoder.model, "fp32", decoder.n_tokens)
+    exact = score_many(decoder, "import os\n", texts)
+    decoder.lean = LeanLlama(decoder.model, "int4", decoder.n_tokens, refine=64)
+    packed = score_many(decoder, "import os\n", texts)
+    for a, b in zip(exact, packed, strict=True):
+        assert [(s.start, s.end) for s in a] == [(s.start, s.end) for s in b]
+        assert max(abs(x.surprisal - y.surprisal) for x, y in zip(a, b, strict=True)) < 0.5
