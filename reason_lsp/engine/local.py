@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 import traceback
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from reason_lsp.engine.api import (
