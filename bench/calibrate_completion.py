@@ -10,7 +10,7 @@ gives its confidence features (mean, minimum and first token log-probability, fr
 ``reasonLsp/stats``) and whether the user then typed its first line. A logistic
 model is fitted on those, and the automatic threshold is the lowest acceptance
 probability whose suggestions reach ``--precision`` (so that as many keystrokes as
-possible still get one); an explicit invoke gets half of it. The result is written
+possible still get one); an explicit invoke gets half of it (``--invoked``: another). The result is written
 to ``<model>/completion_calibration.json`` with the numbers it was chosen on.
 """
 
@@ -36,6 +36,11 @@ def main() -> int:
     ap.add_argument("--chars", type=int, default=60)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--precision", type=float, default=0.40, help="target on this split")
+    ap.add_argument(
+        "--invoked", type=float, default=-1.0,
+        help="the explicit-invoke threshold (default: half the automatic one; 0 answers "
+        "every invoke, as the pretrained model's gate does)",
+    )  # fmt: skip
     ap.add_argument("--dry-run", action="store_true", help="print, do not write the file")
     args = ap.parse_args()
     folder = Path(resolve_model(args.model))
@@ -53,7 +58,8 @@ def main() -> int:
     scored = [(fitted.probability(gate.Confidence(*f, tokens=1)), ok) for f, ok in rows]
     threshold = gate.choose_threshold(scored, args.precision)
     kept = [ok for p, ok in scored if p >= threshold]
-    result = gate.Gate(fitted.weights, fitted.bias, threshold, threshold / 2)
+    invoked = threshold / 2 if args.invoked < 0 else args.invoked
+    result = gate.Gate(fitted.weights, fitted.bias, threshold, invoked)
     extra = {
         "fitted_on": {
             "split": "valid_stdlib", "sessions": len(sessions), "chars": args.chars,

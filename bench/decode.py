@@ -116,7 +116,17 @@ def main() -> None:
         "free-running greedy tokens vs eager fp32; teacher-forced on eager's tokens: "
         "top-1 agreement and max |delta log p| of the eager top-1 token"
     )
-    forwards = {name: make() for name, make in variants}
+    built = {name: make() for name, make in variants}
+    forwards = dict(built)
+    # The floor of a decode step: the weight bytes it must read over the memory bandwidth.
+    big = torch.randn(128 * 1024 * 1024)  # 512 MB, far past the caches
+    big.sum()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        big.sum()
+    bandwidth = 3 * big.numel() * 4 / (time.perf_counter() - t0)
+    del big
+    print(f"read bandwidth {bandwidth / 1e9:.1f} GB/s ({args.threads} threads, a 512 MB sum)")
     best = dict.fromkeys(forwards, float("inf"))
     prefill = dict.fromkeys(forwards, float("inf"))
     greedy: dict[str, list[int]] = {}
@@ -145,6 +155,10 @@ def main() -> None:
             if int(a.argmax()) != int(b.argmax())
         ]
         gap = f"  (eager gap there: {max(gaps):.4f} nats)" if gaps else ""
+        owner = getattr(built[name], "__self__", None)
+        if hasattr(owner, "decode_bytes"):
+            mb = owner.decode_bytes() / 1e6
+            gap += f"  [{mb:.0f} MB/token, floor {owner.decode_bytes() / bandwidth * 1000:.1f} ms]"
         print(
             f"{name:20s} {best[name]:6.2f} ms/token  prefill {prefill[name]:6.0f} ms  "
             f"tokens: {note:15s} "

@@ -187,6 +187,11 @@ class LeanLlama:
         self.rope_scale = float(getattr(rotary, "attention_scaling", 1.0))
         self.rope = self._rope_table(self.max_len)
 
+    def decode_bytes(self) -> int:
+        """Weight bytes one decode step reads (every layer matrix and the head)."""
+        mats = [m for layer in self.layers for m in layer if isinstance(m, Matrix)]
+        return sum(m.decode_bytes() for m in [*mats, self.head])
+
     def _rope_table(self, n: int) -> torch.Tensor:
         """``[positions, 1, d/2]`` complex rotations: broadcast over q's and k's heads."""
         angles = torch.arange(n, dtype=torch.float32)[:, None] * self.inv_freq[None, :]
