@@ -10,8 +10,9 @@ gives its confidence features (mean, minimum and first token log-probability, fr
 ``reasonLsp/stats``) and whether the user then typed its first line. A logistic
 model is fitted on those, and the automatic threshold is the lowest acceptance
 probability whose suggestions reach ``--precision`` (so that as many keystrokes as
-possible still get one); an explicit invoke gets half of it (``--invoked``: another). The result is written
-to ``<model>/completion_calibration.json`` with the numbers it was chosen on.
+possible still get one); an explicit invoke gets half of it (``--invoked``: another).
+The result is written to ``<model>/completion_calibration.json`` with the numbers it
+was chosen on.
 """
 
 from __future__ import annotations
