@@ -122,7 +122,6 @@ class LeanLlama:
         self.max_len = int(getattr(cfg, "max_position_embeddings", 2048) or 2048)
         if weights not in KINDS:
             raise ValueError(f"lean decode path: weights {weights!r} is not one of {KINDS}")
-        self.weights = weights
         self.n_logits = n_logits
         inner = model.model
         d, h, kv = self.head_dim, self.n_heads, self.n_kv

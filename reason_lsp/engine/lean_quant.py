@@ -109,8 +109,3 @@ class Matrix:
         when there is one): the memory traffic that bounds a decode step."""
         tensors = self.packed if self.packed is not None else (self.dense,)
         return sum(t.numel() * t.element_size() for t in tensors)
-
-    def nbytes(self) -> int:
-        """Bytes this matrix holds (both forms)."""
-        tensors = [t for t in (self.dense, *(self.packed or ())) if t is not None]
-        return sum(t.numel() * t.element_size() for t in tensors)
