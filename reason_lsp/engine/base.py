@@ -52,7 +52,7 @@ class WorkerEngine:
         self._info: EngineInfo | None = None
         self._on_state = on_state or (lambda state, detail: None)
         self._log = log or (lambda msg: None)
-        self._worker = Worker(self.WORKER_NAME)
+        self._worker = Worker(self.WORKER_NAME, on_idle=self._on_idle)
 
     @property
     def info(self) -> EngineInfo | None:
@@ -80,6 +80,9 @@ class WorkerEngine:
     def _setup(self) -> EngineInfo:
         """Runs on the worker before any job; returns the engine's info or raises."""
         raise NotImplementedError
+
+    def _on_idle(self) -> None:
+        """Runs on the worker after a quiet second (housekeeping; nothing by default)."""
 
     def _guarded_setup(self) -> None:
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from reason_lsp.engine import catalog, fim
+from reason_lsp.engine import catalog, fim, native_memory
 from reason_lsp.engine.api import EngineConfig
 
 
@@ -96,6 +96,7 @@ def wrap(
 ) -> LoadedModel:
     """A model already in memory (a training checkpoint, say) as the engine loads one:
     on its device, quantized if asked, with its tokenizer and FIM format from ``source``."""
+    native_memory.bound_kernel_caches()  # before the model's first matmul
     if tokenizer is None:
         from transformers import AutoTokenizer
 

@@ -8,6 +8,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from reason_lsp.engine import native_memory
 from reason_lsp.engine.api import (
     GENERATE,
     MEMBERS,
@@ -38,22 +39,6 @@ def missing_package(exc: ImportError) -> str:
     return f"the model packages cannot be imported ({reason}); reinstall them with: {INSTALL_MODEL}"
 
 
-def _return_freed_memory() -> None:
-    """Hand the heap pages freed by loading (float32 temporaries of every matrix) back
-    to the OS: glibc keeps them otherwise, ~180 MB of resident memory for the
-    pretrained model."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "malloc_trim"):
-            libc.malloc_trim(0)
-    except OSError:  # not glibc: nothing to trim
-        pass
-
-
 class LocalEngine(WorkerEngine):
     CAPABILITIES = frozenset({GENERATE, SCORE, MEMBERS})
 
@@ -79,7 +64,7 @@ class LocalEngine(WorkerEngine):
             raise
         self.decoder = Decoder(loaded, self.config.context_tokens)
         self.decoder.release_eager()  # resident memory: one copy of the weights
-        _return_freed_memory()
+        native_memory.return_freed_memory()
         # Build the healing index and run the kernels once now, not on the first keystroke.
         self.decoder.warm_up()
         named = self.config.model
@@ -93,6 +78,11 @@ class LocalEngine(WorkerEngine):
             backend="local",
             window=self.decoder.max_positions,
         )
+
+    def _on_idle(self) -> None:
+        # A prefill's temporaries and a replaced slot's cache leave free pages glibc
+        # keeps; handing them back after each quiet second keeps RSS at what is in use.
+        native_memory.return_freed_memory()
 
     def _error_message(self, exc: Exception) -> str:
         if isinstance(exc, ImportError):  # torch, transformers, ... not installed

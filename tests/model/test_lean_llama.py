@@ -83,13 +83,15 @@ def test_cache_grows_past_its_start_and_the_model_positions() -> None:
     ids = torch.randint(0, 97, (1, 320), generator=torch.Generator().manual_seed(2))
     ref = model(ids).logits[0]  # transformers runs past max_position_embeddings (300)
     _, cache = lean.forward(ids[0, :250].tolist(), None)
-    assert cache.kv.shape[4] == 256
-    logits, cache = lean.forward(ids[0, 250:290].tolist(), cache)  # grows 256 -> 512
-    assert cache.kv.shape[4] == 512
+    assert cache.capacity == 256
+    # 290 positions: the two blocks they need plus one for decoding, not a doubling.
+    logits, cache = lean.forward(ids[0, 250:290].tolist(), cache)
+    assert cache.capacity == 768
     assert torch.allclose(logits, ref[289], atol=TOL)
     for j in range(290, 320):
         logits, cache = lean.forward([int(ids[0, j])], cache)
     assert torch.allclose(logits, ref[319], atol=TOL)
+    assert cache.capacity == 768  # decoding within the spare block reallocates nothing
     with pytest.raises(ValueError, match="negative"):
         cache.crop(3)
 
