@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 #: Entries per kernel cache: the decode step's shapes, plus a few prefill blocks.
@@ -30,14 +31,22 @@ def bound_kernel_caches() -> None:
         os.environ.setdefault(name, str(KERNEL_CACHE_ENTRIES))
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """glibc, found once: ``find_library`` runs ``ldconfig``, and trimming runs after
+    every quiet second. ``None`` where there is no glibc (nothing to trim)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
 def return_freed_memory() -> None:
     """Hand the heap pages glibc keeps after a large free back to the OS (loading frees
     float32 temporaries of every matrix: ~180 MB of resident memory for the pretrained
     model). Not glibc: nothing to do."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "malloc_trim"):
-            libc.malloc_trim(0)
-    except OSError:
-        pass
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
