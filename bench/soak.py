@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import time
@@ -69,7 +70,8 @@ async def run(args: argparse.Namespace) -> dict:
         pid = server.pid
         ready_rss, _ = rss_mb(pid)
         open_docs: dict[str, str] = {}
-        spare = iter(pool)
+        # Fewer held-out files than swaps: a file comes back under a new URI, as new state.
+        spare = itertools.cycle(pool)
 
         def open_next() -> None:
             uri = f"file:///soak/doc{len(open_docs) + rng.randrange(10**9)}.py"
