@@ -1,7 +1,7 @@
 """HumanEval single-line infilling through the real server: pass@1, exact match, latency.
 
     .venv/bin/python bench/humaneval_infill.py [--model embedded|tiny|FOLDER] [--n 100]
-        [--seed 0] [--min-confidence X] [--json FILE]
+        [--seed 0] [--min-confidence X] [--candidates K] [--json FILE]
 
 Tasks: ``--n`` HumanEval problems drawn with ``--seed``; in each, one line of the
 canonical solution (not blank, not a comment), drawn with the same seed, is blanked
@@ -83,8 +83,9 @@ def pct(values: list[float], q: float) -> float:
 
 async def run(args: argparse.Namespace) -> dict:
     settings: dict = {"model": args.model, "diagnostics": {"model": False}}
+    settings["completion"] = {"candidates": args.candidates}
     if args.min_confidence is not None:
-        settings["completion"] = {"minConfidence": args.min_confidence}
+        settings["completion"]["minConfidence"] = args.min_confidence
     outcomes: list[Outcome] = []
     async with BenchServer(settings) as server:
         rss_start = proc_status(server.pid)
@@ -110,6 +111,7 @@ async def run(args: argparse.Namespace) -> dict:
         "tasks": n,
         "seed": args.seed,
         "min_confidence": args.min_confidence,
+        "candidates": args.candidates,
         "answered": len(answered) / n,
         "pass@1": sum(o.passed for o in outcomes) / n,
         "exact": sum(o.exact for o in outcomes) / n,
@@ -133,6 +135,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-confidence", type=float, help="override the gate (0 shows all)")
+    ap.add_argument(
+        "--candidates", type=int, default=1, help="completion.candidates: ranked by the suffix"
+    )
     ap.add_argument("--json", type=Path, help="write the full report here")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()

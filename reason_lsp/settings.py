@@ -130,6 +130,14 @@ class Settings:
         minimum=-1.0,
         maximum=1.0,
     )
+    completion_candidates: int = _opt(
+        "completion.candidates",
+        1,
+        "candidates decoded together per completion and ranked by how well the code after "
+        "the cursor follows each (models without fill-in-the-middle; 1 = the likeliest alone)",
+        minimum=1,
+        maximum=16,
+    )
     completion_context_share: float = _opt(
         "completion.contextShare",
         0.25,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from reason_lsp.engine.api import (
     GENERATE,
     MEMBERS,
+    RANK,
     SCORE,
     Cancelled,
     Engine,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from reason_lsp.engine.decoder import Decoder
 
 __all__ = [
-    "GENERATE", "MEMBERS", "SCORE", "Cancelled", "Engine", "EngineConfig", "EngineInfo",
+    "GENERATE", "MEMBERS", "RANK", "SCORE", "Cancelled", "Engine", "EngineConfig", "EngineInfo",
     "EngineUnavailable", "GenerateRequest", "Generation", "Priority", "Sample", "StopRule",
     "TokenScore", "Unsupported", "create_engine", "open_decoder", "prompt_budget",
 ]  # fmt: skip

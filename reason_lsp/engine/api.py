@@ -61,6 +61,13 @@ class GenerateRequest:
     #: document's own path relative to the workspace.
     context: tuple[tuple[str, str], ...] = ()
     path: str = ""
+    #: With ``samples`` > 1 on a prompt without the suffix: rank the samples, and each
+    #: multi-line one cut at its line ends, by the model's log-probability of each
+    #: followed by the suffix's first ``rank_lines`` lines with code (0: no ranking).
+    rank_lines: int = 0
+    #: With ``samples`` > 1: the first sample is the greedy one, the rest are sampled
+    #: (always so when ranking by the suffix).
+    greedy_first: bool = False
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -79,6 +86,8 @@ class Sample:
     #: Log-probability of each token generated after the healed text was spelled out
     #: (empty when the engine cannot say, as with a remote server).
     token_logprobs: tuple[float, ...] = ()
+    #: Its joint log-probability with the suffix's first lines, when ranked by them.
+    rank: float | None = None
 
 
 @dataclass
@@ -119,8 +128,11 @@ class EngineInfo:
 
 #: What an engine can do. Every engine generates; scoring (per-token log-probabilities,
 #: for the "unlikely code" diagnostics) and member ranking (top identifiers after
-#: ``name.``) need the model's logits, which a remote server may not give.
+#: ``name.``) need the model's logits, which a remote server may not give; so does
+#: ranking candidates by the suffix.
 GENERATE, SCORE, MEMBERS = "generate", "score", "members"
+#: Ranking sampled candidates by the code after the cursor (``GenerateRequest.rank_lines``).
+RANK = "rank"
 
 
 class Unsupported(EngineUnavailable):

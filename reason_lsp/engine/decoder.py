@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import regex
 import torch
 
-from reason_lsp.engine import fim
-from reason_lsp.engine.api import Cancelled, GenerateRequest, Generation, Sample, prompt_budget
+from reason_lsp.engine import branches, fim
+from reason_lsp.engine.api import Cancelled, GenerateRequest, Generation, prompt_budget
 from reason_lsp.engine.lean_llama import lean_for
 from reason_lsp.engine.loader import LoadedModel
 
@@ -39,6 +39,7 @@ _CHUNK = regex.compile(
 class Prompt:
     ids: list[int]
     heal: str  # text the first generated token must start with ("" = no healing)
+    fim: bool = False  # the suffix is in the prompt
 
 
 @dataclass
@@ -176,11 +177,11 @@ class Decoder:
         if not use_fim:
             return Prompt(before, heal)
         if self.fim.supports_spm:
-            return Prompt(fim.spm_ids(self.fim_ids, after, before), heal)
+            return Prompt(fim.spm_ids(self.fim_ids, after, before), heal, True)
         # PSM: the middle starts after <fim_middle>, so healing does not apply.
         if heal:
             before = before + self.encode(heal)
-        return Prompt(fim.psm_ids(self.fim_ids, before, after), "")
+        return Prompt(fim.psm_ids(self.fim_ids, before, after), "", True)
 
     def _back_off(self, ids: list[int], text: str) -> tuple[list[int], str]:
         """Remove the tokens of the prompt's last word; return (ids, removed text).
@@ -232,6 +233,18 @@ class Decoder:
         # Models often pad their vocabulary past the tokenizer's; those rows mean nothing.
         return out.logits[0, -1, : self.n_tokens].float(), out.cache
 
+    def rows(self, ids: list[int], cache) -> torch.Tensor:
+        """Float32 logits at every position of ``ids`` fed on top of ``cache`` (which grows)."""
+        if self.lean is not None:
+            return self.lean.forward(ids, cache, rows=True)[0]
+        x = torch.tensor([ids], device=self.m.device)
+        if self.m.autocast is not None:
+            with torch.autocast(self.m.device.type, dtype=self.m.autocast):
+                logits = self.model(input_ids=x, cache=cache, use_cache=True).logits
+        else:
+            logits = self.model(input_ids=x, cache=cache, use_cache=True).logits
+        return logits[0, :, : self.n_tokens].float()
+
     def _slot_for(self, key: str, ids: list[int]) -> Slot:
         slot = self.slots.get(key)
         if slot is None:
@@ -272,54 +285,21 @@ class Decoder:
         t0 = time.perf_counter()
         logits0, slot, cached = self.prefill(req.key, prompt.ids)
         prefill_ms = (time.perf_counter() - t0) * 1000
-        samples: list[Sample] = []
-        decode_ms, decoded = 0.0, 0
-        for n in range(max(1, req.samples)):
-            if n > 0:  # later samples restart from the prompt; the cache makes that cheap
-                logits0, slot, _ = self.prefill(req.key, prompt.ids)
-            t1 = time.perf_counter()
-            sample, steps = self._sample_one(req, prompt, logits0, slot, max_new, gen)
-            decode_ms += (time.perf_counter() - t1) * 1000
-            decoded += steps
-            samples.append(sample)
+        t1 = time.perf_counter()
+        try:
+            found = branches.decode(self, req, prompt, logits0, slot, max_new, gen)
+            decode_ms = (time.perf_counter() - t1) * 1000
+            if req.rank_lines and not prompt.fim:
+                samples = branches.rank(self, req, prompt, slot, found)
+            else:
+                samples = [b.sample() for b in found]
+        finally:
+            # Branches and ranked options went into the cache after what ``slot.ids`` says.
+            extra = slot.cache.get_seq_length() - len(slot.ids) if slot.cache is not None else 0
+            if extra > 0:
+                slot.cache.crop(-extra)
+        decoded = sum(len(b.tokens) for b in found)
         return Generation(samples, len(prompt.ids), cached, prefill_ms, decode_ms, decoded)
-
-    def _sample_one(
-        self, req, prompt: Prompt, logits, slot: Slot, max_new: int, gen
-    ) -> tuple[Sample, int]:
-        generated: list[int] = []
-        logprob, finish, text = 0.0, "length", ""
-        scored: list[float] = []  # tokens after the healed text (what the user sees)
-        vocab = logits.shape[-1]
-        pending = prompt.heal  # healed text not yet produced
-        for _ in range(max_new + 4):  # healing may spend a few extra steps
-            if req.cancelled:
-                raise Cancelled()
-            if pending:
-                logits = logits + self.heal_mask(pending, vocab).to(logits.device)
-            logp = torch.log_softmax(logits, dim=-1)
-            token = self._pick(logp, req, gen)
-            if token in self.eos_ids and not pending:
-                finish = "eos"
-                break
-            token_logprob = float(logp[token])
-            logprob += token_logprob
-            piece = self.pieces()[token]
-            if len(piece) > len(pending):  # the token shows text beyond the healed part
-                scored.append(token_logprob)
-            generated.append(token)
-            pending = pending[len(piece) :] if pending.startswith(piece) else ""
-            text = self.tok.decode(generated)[len(prompt.heal) :]
-            if req.stop is not None:
-                cut = req.stop(text)
-                if cut is not None:
-                    text, finish = text[:cut], "stop"
-                    break
-            if len(generated) >= max_new and not pending:
-                break
-            logits, slot.cache = self._forward([token], slot.cache)
-            slot.ids.append(token)
-        return Sample(text, logprob, len(generated), finish, tuple(scored)), len(generated)
 
     def _pick(self, logp: torch.Tensor, req: GenerateRequest, gen) -> int:
         if req.temperature <= 0:

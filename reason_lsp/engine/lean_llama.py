@@ -211,31 +211,49 @@ class LeanLlama:
 
     @torch.inference_mode()
     def forward(
-        self, ids: list[int], cache: LeanCache | None, every: bool = False
+        self,
+        ids: list[int],
+        cache: LeanCache | None,
+        every: bool = False,
+        *,
+        rows: bool = False,
+        positions: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, LeanCache]:
         """Logits (float32, 1-D) after feeding ``ids`` on top of ``cache``; with ``every``,
-        one row per position of ``ids`` (2-D, all in float32: scoring needs every logit)."""
+        one row per position of ``ids`` (2-D, all in float32: scoring needs every logit);
+        with ``rows``, one row per position through the decode head (what sampling reads).
+
+        ``positions`` and ``mask`` (``[len(ids), cache length + len(ids)]``, True where a
+        query may look) feed several branches at once (:mod:`.branches`): the tokens
+        are appended to the cache in order, but each sees only the keys its mask allows,
+        at its own position. Without them the tokens continue the cache causally.
+        """
         if cache is None:
             cache = self.new_cache()
         if len(ids) > PREFILL_CHUNK:
             # A long prompt in blocks: the activations' peak (and so the allocator's
             # high-water mark) stays that of one block, and cost is the same.
-            rows = []
+            out, base = [], cache.length
             for i in range(0, len(ids), PREFILL_CHUNK):
-                logits, cache = self.forward(ids[i : i + PREFILL_CHUNK], cache, every)
-                rows.append(logits)
-            return (torch.cat(rows) if every else rows[-1]), cache
+                j = min(i + PREFILL_CHUNK, len(ids))
+                part = {} if mask is None else {
+                    "positions": positions[i:j], "mask": mask[i:j, : base + j]
+                }  # fmt: skip
+                logits, cache = self.forward(ids[i:j], cache, every, rows=rows, **part)
+                out.append(logits)
+            return (torch.cat(out) if every or rows else out[-1]), cache
         t, start = len(ids), cache.length
         end = start + t
         cache.reserve(end)
-        if end > self.rope.shape[0]:  # past the trained positions, as transformers allows
-            self.rope = self._rope_table(2 * end)
+        top_position = end if positions is None else int(positions.max()) + 1
+        if top_position > self.rope.shape[0]:  # past the trained positions, as transformers allows
+            self.rope = self._rope_table(2 * top_position)
         h, kv, d, eps = self.n_heads, self.n_kv, self.head_dim, self.eps
         hidden = (self.hidden,)
         x = self.embed[torch.tensor(ids)]  # [t, hidden], float32 residual stream
-        rope = self.rope[start:end]
-        mask = None
-        if t > 1:
+        rope = self.rope[start:end] if positions is None else self.rope[positions]
+        if mask is None and t > 1:
             # New queries see every cached key plus a causal block among themselves.
             mask = torch.ones(t, end, dtype=torch.bool).tril_(start)
         for i, (ln1, qkv_w, qkv_b, o_w, o_b, ln2, gu_w, down_w) in enumerate(self.layers):
@@ -248,18 +266,20 @@ class LeanLlama:
             k_cache[0, :, start:end] = qk[:, h:].transpose(0, 1)
             v_cache[0, :, start:end] = qkv[:, (h + kv) * d :].view(t, kv, d).transpose(0, 1)
             keys, values = k_cache[:, :, :end], v_cache[:, :, :end]
-            if t == 1:
+            if mask is None:
                 # One query per head: the heads sharing a key/value head become that
                 # group's queries, so no key repetition and no mask are needed.
                 q = qk[:, :h].view(1, kv, self.group, d)
                 att = F.scaled_dot_product_attention(q, keys, values)
             else:
-                q = qk[:, :h].transpose(0, 1).unsqueeze(0)  # [1, h, t, d]
-                if self.group > 1:
-                    keys = keys.repeat_interleave(self.group, dim=1)
-                    values = values.repeat_interleave(self.group, dim=1)
-                att = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-                att = att.transpose(1, 2)
+                # The same grouping for many queries: each key/value head's group of
+                # query heads times the t positions are its rows (no copy of the keys,
+                # which repeating them per query head would make of the whole cache).
+                g = self.group
+                q = qk[:, :h].reshape(t, kv, g, d).permute(1, 2, 0, 3).reshape(1, kv, g * t, d)
+                rows_mask = mask if g == 1 else mask.repeat(g, 1)
+                att = F.scaled_dot_product_attention(q, keys, values, attn_mask=rows_mask)
+                att = att.view(kv, g, t, d).permute(2, 0, 1, 3)
             o = self._linear(att.reshape(t, h * d), o_w)
             if o_b is not None:
                 o = o + o_b
@@ -272,12 +292,13 @@ class LeanLlama:
             normed = F.rms_norm(x, hidden, self.norm, eps)
             head = self.head32 if self.refine else self.head.dense.float()
             return F.linear(normed, head), cache
-        last = F.rms_norm(x[-1:], hidden, self.norm, eps)
-        logits = self._linear(last, self.head)[0].float()
+        last = F.rms_norm(x if rows else x[-1:], hidden, self.norm, eps)
+        logits = self._linear(last, self.head).float()
         if self.refine:
-            top = torch.topk(logits, self.refine, sorted=False).indices
-            logits[top] = F.linear(last, self.head32[top])[0]
-        return logits, cache
+            top = torch.topk(logits, self.refine, sorted=False).indices  # [rows, refine]
+            exact = torch.einsum("rkh,rh->rk", self.head32[top], last)
+            logits.scatter_(1, top, exact)
+        return (logits if rows else logits[0]), cache
 
     __call__ = forward
 

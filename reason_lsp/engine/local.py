@@ -12,6 +12,7 @@ from reason_lsp.engine import native_memory
 from reason_lsp.engine.api import (
     GENERATE,
     MEMBERS,
+    RANK,
     SCORE,
     EngineInfo,
     GenerateRequest,
@@ -40,7 +41,7 @@ def missing_package(exc: ImportError) -> str:
 
 
 class LocalEngine(WorkerEngine):
-    CAPABILITIES = frozenset({GENERATE, SCORE, MEMBERS})
+    CAPABILITIES = frozenset({GENERATE, SCORE, MEMBERS, RANK})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -14,7 +14,7 @@ import pytest
 from inprocess import FakeEngine, InProcess
 from lsprotocol import types
 
-from reason_lsp.engine import GenerateRequest, Generation, Sample
+from reason_lsp.engine import GENERATE, MEMBERS, RANK, SCORE, GenerateRequest, Generation, Sample
 from reason_lsp.verify.runner import sandbox_missing
 
 needs_sandbox = pytest.mark.skipif(sandbox_missing() is not None, reason="no reason_lsp.sandbox")
@@ -140,3 +140,52 @@ async def test_verify_completions_shows_a_passing_completion_and_drops_a_failing
     counts = await stats(h)
     assert answers == [["a + b"], []]
     assert (counts.get("verified", 0), counts.get("verifyRejected", 0)) == (2, 1)
+
+
+class RankingEngine(FakeEngine):
+    """A prefix-only engine that ranks: it answers ``samples`` candidates, best first,
+    as the local engine does for a request with ``rank_lines``."""
+
+    CANDIDATES = ("a + b", "a - b", "b")
+
+    def __init__(self) -> None:
+        super().__init__(capabilities={GENERATE, SCORE, MEMBERS, RANK})
+
+    def submit(self, request: GenerateRequest) -> Future:
+        self.requests.append(request)
+        n = max(1, request.samples)
+        found = [Sample(t, -1.0, 3, "eos", rank=-float(i)) for i, t in enumerate(self.CANDIDATES)]
+        return self._done(Generation(found[:n], 10, 0, 1.0, 1.0, 3))
+
+
+@pytest.mark.parametrize("candidates", [1, 4])
+async def test_completion_candidates_ask_the_engine_to_rank_by_the_suffix(candidates) -> None:
+    engine = RankingEngine()
+    h = InProcess(engine)
+    await h.start()
+    settings = {"reasonLsp": {"completion": {"candidates": candidates}}}
+    h.notify(types.WORKSPACE_DID_CHANGE_CONFIGURATION, types.DidChangeConfigurationParams(settings))
+    await h.settle()
+    text = TYPING + "\n\nprint(add(1, 2))\n"  # code after the cursor to rank by
+    uri = "file:///tmp/reason-inprocess/ranked.py"
+    h.open(uri, text)
+    reply = await h.request(types.TEXT_DOCUMENT_INLINE_COMPLETION, inline(uri, text, CURSOR))
+    assert shown(reply) == ["a + b"]
+    request = engine.requests[-1]
+    assert (request.samples, request.rank_lines) == ((4, 2) if candidates > 1 else (1, 0))
+    if candidates > 1:  # the first is the likeliest line; the others are sampled
+        assert request.temperature > 0
+
+
+async def test_no_ranking_without_code_after_the_cursor() -> None:
+    engine = RankingEngine()
+    h = InProcess(engine)
+    await h.start()
+    settings = {"reasonLsp": {"completion": {"candidates": 4}}}
+    h.notify(types.WORKSPACE_DID_CHANGE_CONFIGURATION, types.DidChangeConfigurationParams(settings))
+    await h.settle()
+    text = "def add(a, b):\n    return "
+    uri = "file:///tmp/reason-inprocess/end.py"
+    h.open(uri, text)
+    await h.request(types.TEXT_DOCUMENT_INLINE_COMPLETION, inline(uri, text, len(text)))
+    assert (engine.requests[-1].samples, engine.requests[-1].rank_lines) == (1, 0)

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reason_lsp.features.completion import plan as C
+from reason_lsp.features.completion.typeahead import TypeAhead
 from reason_lsp.text import languages
 
 PY = languages.load("python")
@@ -80,6 +81,34 @@ def test_a_block_stops_before_it_repeats_the_code_after_the_cursor() -> None:
     assert C.clean(p, "y = x + 1\n    return y") == "y = x + 1"
 
 
+def test_inside_a_block_that_goes_on_a_completion_is_one_statement() -> None:
+    text = "def f(x):\n    if x:\n        \n        return y\n    return 0\n"
+    offset = text.index("\n        \n") + 9
+    p = C.plan(text, offset, parse(text))
+    assert p is not None and p.mode == "block" and C.inserting(p)
+    stop = C.stop_rule(p)
+    two = "y = x + 1\n        z = y\n"
+    assert two[: stop(two)] == "y = x + 1"
+    nested = "for i in x:\n            y += i\n        z = y\n"
+    assert nested[: stop(nested)] == "for i in x:\n            y += i"
+    end = "def f(x):\n    \n\nprint(f(1))\n"  # the block ends after the cursor: a body
+    p2 = C.plan(end, end.index("\n    \n") + 5, parse(end))
+    assert p2 is not None and p2.mode == "block" and not C.inserting(p2)
+    body = "y = x + 1\n    return y\nprint(f(2))\n"
+    assert body[: C.stop_rule(p2)(body)] == "y = x + 1\n    return y"
+
+
+def test_an_opener_above_code_indented_deeper_gets_no_body_of_its_own() -> None:
+    text = "def f(x):\n    for i in x:\n        \n            return i\n    return 0\n"
+    offset = text.index("\n        \n") + 9
+    p = C.plan(text, offset, parse(text))
+    assert p is not None and p.mode == "block"
+    out = "if i > 0:\n            return i\n"
+    assert out[: C.stop_rule(p)(out)] == "if i > 0:"
+    assert C.body_follows(p, "        if i > 0:")
+    assert not C.body_follows(p, "            if i > 0:")
+
+
 def test_a_line_that_is_the_next_line_again_is_dropped() -> None:
     text = "total = 0\n\nprint(total)\n"
     p = C.plan(text, len("total = 0\n"), parse(text))
@@ -137,7 +166,7 @@ def test_header_keeps_imports_and_definitions_that_fell_out_of_the_window() -> N
 
 def test_type_ahead_serves_the_rest_of_the_suggestion() -> None:
     text = "def f(x):\n    "
-    memo = C.TypeAhead.remember(text, len(text), "return x + 1")
+    memo = TypeAhead.remember(text, len(text), "return x + 1")
     typed = text + "ret"
     assert memo.rest(typed, len(typed)) == "urn x + 1"
     assert memo.rest(text + "rex", len(text) + 3) is None  # typed something else

@@ -21,7 +21,8 @@ def test_every_documented_key_exists() -> None:
         "diagnostics.syntax", "diagnostics.model", "diagnostics.threshold", "sandbox.enable",
         "sandbox.require", "sandbox.timeout", "sandbox.memoryMb", "generation.samples",
         "generation.temperature", "verifyCompletions", "maxModelChars",
-        "completion.minConfidence", "completion.contextShare", "workspace.enable",
+        "completion.minConfidence", "completion.contextShare", "completion.candidates",
+        "workspace.enable",
         "workspace.snippets", "workspace.maxFiles", "workspace.maxFileKb",
         "openai.apiKeyEnv", "openai.fim", "openai.redact", "openai.timeout",
     }  # fmt: skip

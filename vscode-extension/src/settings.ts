@@ -24,6 +24,7 @@ export const SERVER_KEYS = [
   'completion.enable',
   'completion.inline',
   'completion.minConfidence',
+  'completion.candidates',
   'completion.contextShare',
   'workspace.enable',
   'workspace.snippets',

@@ -22,6 +22,7 @@ from reason_lsp.engine import MEMBERS, Cancelled, Engine, EngineUnavailable
 from reason_lsp.features.completion import pipeline
 from reason_lsp.features.completion import plan as plan_mod
 from reason_lsp.features.completion.gate import Gate
+from reason_lsp.features.completion.typeahead import TypeAhead
 from reason_lsp.server.core import ReasonLanguageServer
 from reason_lsp.server.feature import Feature
 from reason_lsp.text.documents import Snapshot
@@ -76,7 +77,7 @@ class CompletionFeature(Feature):
 
     def __init__(self, server: ReasonLanguageServer) -> None:
         self.server = server
-        self.type_ahead: dict[str, plan_mod.TypeAhead] = {}
+        self.type_ahead: dict[str, TypeAhead] = {}
         self.stats_ = CompletionStats()
         self._gate: tuple[str | None, Gate] | None = None
         self._register(server)
@@ -140,6 +141,7 @@ class CompletionFeature(Feature):
                 on_submit=stats.count_model_call,
                 context=tuple((c.path, c.text) for c in found),
                 path=self.server.relative_path(uri),
+                candidates=settings.completion_candidates,
             )  # fmt: skip
         except asyncio.CancelledError:
             stats.cancelled += 1
@@ -182,7 +184,7 @@ class CompletionFeature(Feature):
         if text is None:
             stats.filtered += 1
             return None
-        self.type_ahead[uri] = plan_mod.TypeAhead.remember(snapshot.text, offset, text)
+        self.type_ahead[uri] = TypeAhead.remember(snapshot.text, offset, text)
         return Suggestion(text, offset, offset)
 
     async def _verified(self, snapshot: Snapshot, offset: int, text: str) -> str | None:

@@ -12,7 +12,6 @@
 - :func:`clean` post-processes: strips overlap with the text after the cursor,
   drops unbalanced closers the suffix already has, drops empty or repetitive
   output, and drops a completion that adds a syntax error to the buffer.
-- :class:`TypeAhead` serves the rest of the last suggestion while the user types it.
 """
 
 from __future__ import annotations
@@ -222,22 +221,49 @@ def next_line(p: Plan) -> str:
     return ""
 
 
+def next_indent(p: Plan) -> int:
+    """The indentation of the first line with code after the cursor's line (-1: none)."""
+    for line in p.suffix.split("\n")[1:]:
+        if line.strip():
+            return len(_indent_of(line))
+    return -1
+
+
+def inserting(p: Plan) -> bool:
+    """The block goes on after the cursor: its next line with code is indented at least
+    as deep as the completion's, so what is missing is a statement, not the block's end."""
+    return next_indent(p) >= len(p.indent)
+
+
+def body_follows(p: Plan, line: str) -> bool:
+    """The line after the cursor is indented deeper than ``line`` (the cursor's line as
+    completed): if ``line`` opens a block, its body is already there."""
+    return next_indent(p) > len(_indent_of(line))
+
+
 def stop_rule(p: Plan) -> Callable[[str], int | None]:
     """Where generation stops: the first newline (line), or the end of the block (block),
     or before a line that repeats the code after the cursor: a model that cannot read
-    the suffix (prefix-only prompts) would otherwise write it again."""
+    the suffix (prefix-only prompts) would otherwise write it again. Inside a block
+    that goes on after the cursor (:func:`inserting`), one statement: the first line
+    and, when it opens a block, that block's body; one line when the code below is
+    indented deeper still (it is the body of what the line opens)."""
     if p.mode == "line":
         return lambda t: t.index("\n") if "\n" in t else None
     ahead = next_line(p)
+    level = len(p.indent) + 1 if inserting(p) else len(p.indent)
+    below = next_indent(p)
 
     def block_end(t: str, finished: bool = False) -> int | None:
         lines = t.split("\n")
         if ahead and lines[0].strip() == ahead and (finished or len(lines) > 1):
             return 0
+        if below > len(p.indent) and (finished or len(lines) > 1):
+            return len(lines[0])  # an opener whose body the code below already is
         pos = len(lines[0]) + 1
         # While decoding, the last line may be unfinished; once it ends, it counts too.
         for i, line in enumerate(lines[1:] if finished else lines[1:-1], start=1):
-            if line.strip() and len(_indent_of(line)) < len(p.indent):
+            if line.strip() and len(_indent_of(line)) < level:
                 return pos - 1
             if ahead and line.strip() == ahead:
                 return pos - 1
@@ -357,35 +383,3 @@ def adds_syntax_error(
     edited.edit(at, at, at + len(inserted), start, start, point_after(start, inserted))
     new_tree = parser.parse(data[:at] + inserted + data[at:], edited)
     return _error_count(new_tree.root_node) > _error_count(tree.root_node)
-
-
-@dataclass
-class TypeAhead:
-    """The last suggestion for one document, to serve while the user types into it."""
-
-    anchor: int  # offset the suggestion was made at
-    before: str  # text just before the anchor
-    after: str  # text just after the cursor, which typing must not change
-    suggestion: str
-
-    @classmethod
-    def remember(cls, text: str, offset: int, suggestion: str) -> TypeAhead:
-        return cls(
-            offset, text[max(0, offset - 200) : offset], text[offset : offset + 200], suggestion
-        )
-
-    def rest(self, text: str, offset: int) -> str | None:
-        """What is left of the suggestion at ``offset``, if the user typed its start."""
-        if (
-            offset < self.anchor
-            or text[self.anchor - len(self.before) : self.anchor] != self.before
-        ):
-            return None
-        typed = text[self.anchor : offset]
-        if (
-            not self.suggestion.startswith(typed)
-            or text[offset : offset + len(self.after)] != self.after
-        ):
-            return None
-        left = self.suggestion[len(typed) :]
-        return left if left.strip() else None
