@@ -47,6 +47,7 @@ class BenchServer:
         self.tail: collections.deque = collections.deque(maxlen=40)
         self.load_s = 0.0
         self.status: Any = None
+        self.edits: list[types.ApplyWorkspaceEditParams] = []
 
     async def __aenter__(self) -> BenchServer:
         client = self.client
@@ -59,6 +60,13 @@ class BenchServer:
         @client.feature(types.WINDOW_SHOW_MESSAGE)
         def on_message(ls: LanguageClient, params: object) -> None:
             pass
+
+        @client.feature(types.WORKSPACE_APPLY_EDIT)
+        def on_apply_edit(
+            ls: LanguageClient, params: types.ApplyWorkspaceEditParams
+        ) -> types.ApplyWorkspaceEditResult:
+            self.edits.append(params)  # as an editor would: applied, and kept for the caller
+            return types.ApplyWorkspaceEditResult(applied=True)
 
         @client.feature(STATUS_METHOD)
         def on_status(ls: LanguageClient, params: object) -> None:

@@ -49,6 +49,7 @@ def load_decoder(model: str, device: str = "auto"):
 
 def run(args: argparse.Namespace) -> int:
     from reason_lsp.cli.common import read_position
+    from reason_lsp.features.generation import codet
     from reason_lsp.features.generation import pipeline as generation
     from reason_lsp.text import languages
     from reason_lsp.verify import runner
@@ -75,12 +76,17 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings().replace(sandbox_enable=not args.no_sandbox,
                                   sandbox_timeout=args.timeout)  # fmt: skip
     policy = runner.policy_from_settings(settings)
-    outcome = generation.choose(task, candidates, len(samples), policy)
+    written = []
+    if not task.examples and len(candidates) > 1 and policy.enable:
+        asking = codet.test_request(task, args.temperature, seed=args.seed)
+        written = codet.assertions(task, decoder.generate(asking).samples)
+    outcome = generation.choose(task, candidates, len(samples), policy, generated=written)
     code = outcome.best.body if outcome.best else ""
     if args.format == "json":
         record = {
             "code": code, "verified": outcome.verified, "passed": outcome.passed,
             "total": outcome.total, "candidates": outcome.sampled, "summary": outcome.summary,
+            "against": outcome.against,
         }  # fmt: skip
         print(json.dumps(record, indent=2, ensure_ascii=False))
     else:

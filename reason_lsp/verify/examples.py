@@ -66,8 +66,12 @@ class Example:
     flags: int = 0
     line: int = 0  # 0-based line of the example in ``path`` (or in the document)
     path: str | None = None  # None: the document itself
+    #: Written by the model (CodeT's assertions): it ranks candidates, never verifies one.
+    generated: bool = False
 
     def label(self) -> str:
+        if self.generated:
+            return f"{self.source.strip()} (model-written)"
         where = f"{Path(self.path).name}:{self.line + 1}" if self.path else f"line {self.line + 1}"
         return f"{self.source.strip().splitlines()[0]} ({where})"
 

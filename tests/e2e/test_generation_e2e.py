@@ -139,7 +139,8 @@ async def test_generate_fills_a_stub_whose_doctests_then_pass(model_client: Lang
     result = await command(client, GENERATE, ADD_STUB, ADD_STUB.index("..."))
     assert result.applied and result.verified, result
     assert (result.passed, result.total, result.candidates) == (2, 2, 3)
-    assert result.summary.endswith("candidates passed 2/2 examples")
+    assert result.against == "2 doctests"
+    assert result.summary.startswith("verified against 2 doctests: ")
     (params,) = client.edits
     (change,) = params.edit.changes[URI]
     assert apply(ADD_STUB, change) == GEN_MEMO
@@ -227,7 +228,8 @@ def test_generate_cli_prints_the_body_and_the_summary(gen_model: Path, tmp_path:
     record = json.loads(done.stdout)
     assert record == {
         "code": "    return a + b", "verified": True, "passed": 2, "total": 2, "candidates": 2,
-        "summary": "2/2 candidates passed 2/2 examples",
+        "summary": "verified against 2 doctests: 2/2 candidates passed all",
+        "against": "2 doctests",
     }  # fmt: skip
     assert path.read_text() == ADD_STUB  # the file is left alone
     bad = subprocess.run([*command[:3], "generate", str(path), "--line", "12",

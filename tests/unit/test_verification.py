@@ -222,9 +222,69 @@ def test_choose_runs_candidates_in_the_sandbox() -> None:
     policy = runner.Policy(limits=sandbox.Limits(timeout_s=1.5, cpu_s=2))
     outcome = generation.choose(task, candidates, 3, policy)
     assert outcome.verified and outcome.best.body == "    return a + b"
-    assert outcome.summary == "1/3 candidates passed 2/2 examples"
+    assert outcome.against == "2 doctests"
+    assert outcome.summary == "verified against 2 doctests: 1/3 candidates passed all"
     looping = next(c for c in candidates if "while" in c.body)
     assert looping.passed == 0 and "timed out" in looping.report.results[0].error
+
+
+@needs_sandbox
+def test_a_body_that_fails_one_example_is_never_marked_verified() -> None:
+    from reason_lsp import sandbox
+
+    task = runner.prepare(SOURCE, PARSER.parse(SOURCE.encode()), SOURCE.index("..."), PARSER)
+    samples = [  # both pass add(2, 3); neither raises the TypeError the second one expects
+        Sample("    return 5", -0.5, 4, "stop"),
+        Sample("    return int(a) + 3", -0.9, 4, "stop"),
+    ]
+    candidates = generation.candidates_from(task, samples, PARSER)
+    outcome = generation.choose(task, candidates, 2, runner.Policy(limits=sandbox.Limits()))
+    assert not outcome.verified
+    assert (outcome.best.body, outcome.passed, outcome.total) == ("    return 5", 1, 2)
+    assert outcome.summary.startswith("unverified: no candidate passed all of 2 doctests")
+
+
+NO_EXAMPLES = '''def double(x):
+    """Twice x."""
+'''
+
+
+@needs_sandbox
+def test_without_examples_model_written_asserts_rank_by_agreement_and_never_verify() -> None:
+    from reason_lsp import sandbox
+    from reason_lsp.features.generation import codet
+
+    tree = PARSER.parse(NO_EXAMPLES.encode())
+    task = runner.prepare(NO_EXAMPLES, tree, NO_EXAMPLES.index("Twice"), PARSER)
+    assert task.examples == []
+    written = [  # the rest of "assert double(" as the model would write it
+        Sample("2) == 4", -1.0, 4, "stop"),
+        Sample("0) == 0", -1.0, 4, "stop"),
+        Sample("2) == 4", -1.0, 4, "stop"),  # a duplicate
+        Sample("3) == 7", -1.0, 4, "stop"),  # a wrong guess
+        Sample("3)", -1.0, 2, "stop"),  # no comparison: not a check
+        Sample("3) == (", -1.0, 4, "stop"),  # does not parse
+        Sample("4) == 8 and", -1.0, 64, "length"),  # cut off
+    ]
+    asserts = codet.assertions(task, written)
+    assert [a.source for a in asserts] == [
+        "assert double(2) == 4", "assert double(0) == 0", "assert double(3) == 7",
+    ]  # fmt: skip
+    assert all(a.generated and "(model-written)" in a.label() for a in asserts)
+    bodies = [  # the likeliest is wrong; two samples agree on the right one
+        Sample("    return x + 2", -0.1, 4, "stop"),
+        Sample("    return x * 2", -0.9, 4, "stop"),
+        Sample("    return x * 2", -0.9, 4, "stop"),
+        Sample("    return 2 * x", -1.5, 4, "stop"),
+    ]
+    candidates = generation.candidates_from(task, bodies, PARSER)
+    outcome = generation.choose(
+        task, candidates, 4, runner.Policy(limits=sandbox.Limits()), generated=asserts
+    )
+    assert outcome.best.body == "    return x * 2"  # 3 samples pass the same 2 asserts
+    assert not outcome.verified and (outcome.passed, outcome.total) == (0, 0)
+    assert "model-written" in outcome.against and "not verification" in outcome.against
+    assert "3 samples that pass the same 2" in outcome.summary
 
 
 def test_completion_task_only_for_completions_that_finish_a_function_with_doctests() -> None:

@@ -1,10 +1,13 @@
 """LSP face of generation and verification: commands, a code action, example diagnostics.
 
 - ``workspace/executeCommand`` ``reasonLsp.generate`` ``[{uri, position}]``: sample
-  bodies for the stub function at the position on the engine, check them in the
-  sandbox (:mod:`reason_lsp.features.generation.pipeline`), apply the best with
-  ``workspace/applyEdit`` and end with a ``window/showMessage`` summary;
-  ``$/progress`` throughout when the client supports it.
+  ``generation.samples`` bodies for the stub function at the position in one engine
+  request, check them in the sandbox against its examples, or rank them by agreement
+  with model-written asserts where it has none
+  (:mod:`reason_lsp.features.generation.pipeline`, :mod:`.codet`), apply the best with
+  ``workspace/applyEdit`` and end with a ``window/showMessage`` summary; the result
+  says what the body was checked against; ``$/progress`` throughout when the client
+  supports it.
 - ``reasonLsp.verify`` ``[{uri, position}]``: run the function's examples and
   publish the failures as diagnostics (code ``example-failed``) at the failing
   example; they live in :class:`ExampleDiagnostics`, one of the server's
@@ -26,6 +29,7 @@ import attrs
 from lsprotocol import types
 
 from reason_lsp.engine import Cancelled, EngineUnavailable
+from reason_lsp.features.generation import codet
 from reason_lsp.features.generation import pipeline as generation
 from reason_lsp.server.core import ReasonLanguageServer
 from reason_lsp.server.feature import Feature
@@ -62,6 +66,10 @@ class GenerateResult:
     total: int = 0
     candidates: int = 0
     code: str = ""
+    #: What the shown body was checked against ("2 doctests", "4 model-written asserts
+    #: (agreement, not verification)"; "" when nothing ran). ``verified`` is True only
+    #: when it passed every example of the function's own.
+    against: str = ""
 
 
 @attrs.define
@@ -92,6 +100,15 @@ class ExampleDiagnostics:
             self._by_uri.pop(snapshot.uri, None)
             return []
         return list(found)
+
+
+async def _ask(engine, request):
+    """The engine's answer to ``request``; a cancelled command cancels the decode too."""
+    try:
+        return await asyncio.wrap_future(engine.submit(request))
+    except asyncio.CancelledError:
+        request.cancel()
+        raise
 
 
 class GenerationFeature(Feature):
@@ -155,19 +172,19 @@ class GenerationFeature(Feature):
         progress = Progress(ls, f"Generating {task.target.name}")
         await progress.begin()
         try:
-            samples = []
-            for i in range(n):
-                progress.report(f"sampling {i + 1}/{n}", 60 * i // n)
-                request = generation.sample_request(
-                    task, settings.generation_temperature, key=args.uri + "#generate"
-                )
-                future = engine.submit(request)
-                try:
-                    samples.extend((await asyncio.wrap_future(future)).samples)
-                except asyncio.CancelledError:
-                    request.cancel()
-                    raise
+            key = args.uri + "#generate"
+            progress.report(f"sampling {n} candidates", 0)
+            request = generation.sample_request(
+                task, settings.generation_temperature, key=key, samples=n
+            )
+            samples = (await _ask(engine, request)).samples
             candidates = generation.candidates_from(task, samples, languages.parser_for("python"))
+            policy = runner.policy_from_settings(settings)
+            written = []
+            if not task.examples and len(candidates) > 1 and policy.enable:
+                progress.report("writing asserts to compare the candidates", 50)
+                asking = codet.test_request(task, settings.generation_temperature, key=key)
+                written = codet.assertions(task, (await _ask(engine, asking)).samples)
             loop = asyncio.get_running_loop()
 
             def checked(done: int, total: int) -> None:
@@ -175,9 +192,10 @@ class GenerationFeature(Feature):
                     progress.report, f"checked {done}/{total}", 60 + 40 * done // total
                 )
 
-            policy = runner.policy_from_settings(settings)
             progress.report(f"checking {len(candidates)} candidates", 60)
-            outcome = await ls.run_blocking(generation.choose, task, candidates, n, policy, checked)
+            outcome = await ls.run_blocking(
+                generation.choose, task, candidates, n, policy, checked, written
+            )
         except (Cancelled, EngineUnavailable) as exc:
             progress.end("stopped")
             return self._finish(GenerateResult(False, False, f"generation stopped: {exc}"))
@@ -186,8 +204,10 @@ class GenerationFeature(Feature):
             progress.end("failed")
             return self._finish(GenerateResult(False, False, f"generation failed: {exc}"))
         progress.end(outcome.summary)
-        result = GenerateResult(False, outcome.verified, outcome.summary, outcome.passed,
-                                outcome.total, outcome.sampled)  # fmt: skip
+        result = GenerateResult(
+            False, outcome.verified, outcome.summary, outcome.passed, outcome.total,
+            outcome.sampled, against=outcome.against,
+        )  # fmt: skip
         if outcome.best is None:
             return self._finish(result)
         result.code = outcome.best.body
@@ -220,7 +240,7 @@ class GenerationFeature(Feature):
         return bool(answer and answer.applied)
 
     def _finish(self, result: GenerateResult) -> GenerateResult:
-        good = result.applied and (result.verified and result.passed == result.total)
+        good = result.applied and result.verified
         kind = types.MessageType.Info if good else types.MessageType.Warning
         text = f"reason-lsp: {result.summary}"
         self.server.window_show_message(types.ShowMessageParams(type=kind, message=text))

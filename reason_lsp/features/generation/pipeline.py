@@ -5,7 +5,9 @@ Backend-neutral: the caller samples (the server through its engine, the CLI and 
 benchmark through a decoder) with the request :func:`sample_request` builds, and
 hands the samples to :func:`choose`. Ranking is by examples passed, then by mean
 log-probability per token; without examples (or with the sandbox off) the pick is
-by log-probability alone and the outcome says "unverified".
+by log-probability alone and the outcome says "unverified". "Verified" means the
+shown body passed every example; model-written asserts (:mod:`.codet`) rank
+candidates of a function without examples and never verify one.
 
 The sandbox (``reason_lsp.sandbox``) is imported lazily; when it is missing or
 refuses (``sandbox.require`` with no isolation available) nothing is run.
@@ -17,10 +19,12 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import tree_sitter
 
 from reason_lsp.engine import GenerateRequest, Priority, Sample
+from reason_lsp.features.generation import codet
 from reason_lsp.text.positions import encode
 from reason_lsp.verify import examples as verification
 from reason_lsp.verify import program as checking
@@ -58,6 +62,8 @@ class Outcome:
     candidates: list[Candidate] = field(default_factory=list)
     refused: str | None = None
     isolation: list[str] = field(default_factory=list)
+    #: What the candidates were checked against ("" when nothing ran).
+    against: str = ""
 
 
 def body_stop(indent: str) -> Callable[[str], int | None]:
@@ -81,7 +87,9 @@ def body_stop(indent: str) -> Callable[[str], int | None]:
 def sample_request(
     task: Task, temperature: float, *, key: str = "", seed: int | None = None, samples: int = 1
 ) -> GenerateRequest:
-    """What to ask the model: the file up to the docstring as prefix, the rest as suffix."""
+    """What to ask the model: the file up to the docstring as prefix, the rest as suffix;
+    ``samples`` bodies in one request (decoded together where the engine can), the
+    first of them greedy."""
     return GenerateRequest(
         prefix=task.target.prompt_prefix(task.text),
         suffix=task.target.suffix(task.text),
@@ -92,6 +100,7 @@ def sample_request(
         key=key,
         priority=Priority.GENERATION,
         seed=seed,
+        greedy_first=True,
     )
 
 
@@ -118,21 +127,41 @@ def candidates_from(
     return list(kept.values())
 
 
+def describe(examples: list[verification.Example]) -> str:
+    """What a set of examples is, for the user: "2 doctests and 3 asserts from test_x.py"."""
+    doctests = sum(e.kind == "doctest" for e in examples)
+    files = sorted({Path(e.path).name for e in examples if e.kind == "assert" and e.path})
+    asserts = sum(e.kind == "assert" and not e.generated for e in examples)
+    parts = []
+    if doctests:
+        parts.append(f"{doctests} doctest{'s' * (doctests != 1)}")
+    if asserts:
+        parts.append(f"{asserts} assert{'s' * (asserts != 1)} from {', '.join(files)}")
+    return " and ".join(parts)
+
+
 def choose(
     task: Task,
     candidates: list[Candidate],
     sampled: int,
     policy: Policy,
     on_checked: Callable[[int, int], None] | None = None,
+    generated: list[verification.Example] | None = None,
 ) -> Outcome:
-    """Check each candidate against the examples and pick the best (blocking)."""
+    """Check each candidate and pick the best (blocking).
+
+    Against the function's examples (doctests, the workspace's tests) when it has
+    any: the outcome is ``verified`` only when the shown body passes every one. With
+    none, against ``generated`` (model-written asserts, :mod:`.codet`) for ranking by
+    agreement, never verified. Else the likeliest, unverified."""
     name = task.target.name
     if not candidates:
         return Outcome(None, False, 0, 0, sampled,
                        f"none of the {sampled} candidates for {name} parsed")  # fmt: skip
+    examples = list(task.examples) or list(generated or [])
     total = len(task.examples)
     why_not = None
-    if not task.examples:
+    if not examples:
         why_not = f"no examples for {name}"
     elif not policy.enable:
         why_not = "the sandbox is off (sandbox.enable)"
@@ -153,7 +182,7 @@ def choose(
     def check(candidate: Candidate) -> None:
         nonlocal done, refused, isolation
         source = task.target.insert(task.text, candidate.body)
-        report, isolation, why = run_check(source, task.examples, policy)
+        report, isolation, why = run_check(source, examples, policy)
         refused = refused or why
         candidate.report = report
         done += 1
@@ -166,14 +195,38 @@ def choose(
     if refused:
         return Outcome(None, False, 0, total, sampled, f"not applied: {refused}",
                        candidates, refused=refused, isolation=isolation)  # fmt: skip
+    if not task.examples:
+        return _by_agreement(task, candidates, sampled, len(examples), isolation)
     ranked = rank(candidates)
     best = ranked[0]
     perfect = sum(c.count for c in candidates if c.passed == total)
-    summary = f"{perfect}/{sampled} candidates passed {total}/{total} examples"
-    if not perfect:
-        summary += f"; the best passed {best.passed}/{total}"
-    return Outcome(best, True, best.passed, total, sampled, summary, ranked,
-                   isolation=isolation)  # fmt: skip
+    against = describe(task.examples)
+    if best.passed == total:
+        summary = f"verified against {against}: {perfect}/{sampled} candidates passed all"
+    else:
+        summary = (f"unverified: no candidate passed all of {against}; the shown one "
+                   f"passed {best.passed}/{total} ({sampled} sampled)")  # fmt: skip
+    return Outcome(best, best.passed == total, best.passed, total, sampled, summary, ranked,
+                   isolation=isolation, against=against)  # fmt: skip
+
+
+def _by_agreement(
+    task: Task, candidates: list[Candidate], sampled: int, asserts: int, isolation: list[str]
+) -> Outcome:
+    ranked, members, passed = codet.by_agreement(candidates)
+    name = task.target.name
+    if passed:
+        summary = (f"unverified: no examples for {name}; ranked {len(candidates)} distinct "
+                   f"candidates ({sampled} sampled) by agreement with {asserts} model-written "
+                   f"asserts (CodeT): the shown one is among {members} samples that pass the "
+                   f"same {passed}")  # fmt: skip
+    else:
+        summary = (f"unverified: no examples for {name}, and no candidate passed any of "
+                   f"{asserts} model-written asserts; picked the likeliest of "
+                   f"{len(candidates)} ({sampled} sampled)")  # fmt: skip
+    against = f"{asserts} model-written asserts (agreement, not verification)"
+    return Outcome(ranked[0], False, 0, 0, sampled, summary, ranked, isolation=isolation,
+                   against=against)  # fmt: skip
 
 
 def rank(candidates: list[Candidate]) -> list[Candidate]:
