@@ -283,7 +283,7 @@ def _score_one(dec: Decoder, prompt: Prompt, slot: Slot, b: Branch, o: Option, b
     length = slot.cache.get_seq_length()
     slot.cache.crop(-(length - (base - 1)))
     ids = [prompt.ids[-1], *b.tokens[: o.kept], *o.ids[1:]]
-    logits = dec.rows(ids, slot.cache)
+    logits = dec.eager_rows(ids, slot.cache)
     slot.cache.crop(-(slot.cache.get_seq_length() - (base - 1)))
     slot.ids = slot.ids[: base - 1]
     # The kept tokens count as decoded (under the healing mask where it applied).

@@ -213,37 +213,28 @@ class Decoder:
         """Float32 logits at every position of ``ids`` (no cache), for scoring a text."""
         if self.lean is not None:
             return self.lean.forward(ids, None, every=True)[0][:, : self.n_tokens]
-        x = torch.tensor([ids], device=self.m.device)
-        if self.m.autocast is not None:
-            with torch.autocast(self.m.device.type, dtype=self.m.autocast):
-                logits = self.model(input_ids=x).logits
-        else:
-            logits = self.model(input_ids=x).logits
-        return logits[0, :, : self.n_tokens].float()
+        return self._eager(ids).logits[0, :, : self.n_tokens].float()
 
     def _forward(self, ids: list[int], cache):
         if self.lean is not None:
             return self.lean.forward(ids, cache)
-        x = torch.tensor([ids], device=self.m.device)
-        if self.m.autocast is not None:
-            with torch.autocast(self.m.device.type, dtype=self.m.autocast):
-                out = self.model(input_ids=x, cache=cache, use_cache=True)
-        else:
-            out = self.model(input_ids=x, cache=cache, use_cache=True)
+        out = self._eager(ids, cache, use_cache=True)
         # Models often pad their vocabulary past the tokenizer's; those rows mean nothing.
         return out.logits[0, -1, : self.n_tokens].float(), out.cache
 
-    def rows(self, ids: list[int], cache) -> torch.Tensor:
-        """Float32 logits at every position of ``ids`` fed on top of ``cache`` (which grows)."""
-        if self.lean is not None:
-            return self.lean.forward(ids, cache, rows=True)[0]
+    def eager_rows(self, ids: list[int], cache) -> torch.Tensor:
+        """Float32 logits at every position of ``ids`` fed on top of ``cache`` (which grows),
+        through the transformers forward (the lean path scores in :mod:`.branches`)."""
+        return self._eager(ids, cache, use_cache=True).logits[0, :, : self.n_tokens].float()
+
+    def _eager(self, ids: list[int], cache=None, use_cache: bool = False):
+        """The transformers forward of ``ids`` (under the model's autocast, if any)."""
         x = torch.tensor([ids], device=self.m.device)
+        kwargs = {"cache": cache, "use_cache": True} if use_cache else {}
         if self.m.autocast is not None:
             with torch.autocast(self.m.device.type, dtype=self.m.autocast):
-                logits = self.model(input_ids=x, cache=cache, use_cache=True).logits
-        else:
-            logits = self.model(input_ids=x, cache=cache, use_cache=True).logits
-        return logits[0, :, : self.n_tokens].float()
+                return self.model(input_ids=x, **kwargs)
+        return self.model(input_ids=x, **kwargs)
 
     def _slot_for(self, key: str, ids: list[int]) -> Slot:
         slot = self.slots.get(key)
