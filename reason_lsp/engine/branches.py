@@ -87,7 +87,7 @@ def decode(
         for j, (i, _) in enumerate(feed):
             branches[i].slots.append(start + j)
         positions = [base + len(branches[i].tokens) - 1 for i, _ in feed]
-        visible = [list(range(base)) + branches[i].slots[:-1] for i, _ in feed]
+        visible = [(base, branches[i].slots[:-1]) for i, _ in feed]
         out = _tree_forward(dec, slot, [t for _, t in feed], positions, visible)
         logits = {i: out[j] for j, (i, _) in enumerate(feed)}
     return branches
@@ -144,16 +144,22 @@ def _pick(dec: Decoder, logp: torch.Tensor, req: GenerateRequest, gen, greedy: b
     return dec._pick(logp, req, gen)
 
 
+#: What one row of a tree forward sees: the first ``n`` cache positions (the prompt,
+#: or all of it but its last token), and these further positions (its branch).
+Visible = tuple[int, list[int]]
+
+
 def _tree_forward(
-    dec: Decoder, slot: Slot, ids: list[int], positions: list[int], visible: list[list[int]]
+    dec: Decoder, slot: Slot, ids: list[int], positions: list[int], visible: list[Visible]
 ) -> torch.Tensor:
     """One forward call of ``ids`` appended to the cache, row ``j`` at ``positions[j]``
     seeing the cache positions ``visible[j]`` (its own new slot is added here)."""
     start = slot.cache.get_seq_length()
     end = start + len(ids)
     mask = torch.zeros(len(ids), end, dtype=torch.bool)
-    for j, seen in enumerate(visible):
-        mask[j, seen] = True
+    for j, (prefix, more) in enumerate(visible):
+        mask[j, :prefix] = True
+        mask[j, more] = True
         mask[j, start + j] = True
     out, slot.cache = dec.lean.forward(
         ids, slot.cache, rows=True, positions=torch.tensor(positions), mask=mask
@@ -260,12 +266,12 @@ def _score(
     start = slot.cache.get_seq_length()
     for o in opts:
         b = branches[o.branch]
-        own = list(range(base - 1)) if o.kept == 0 else list(range(base)) + b.slots[: o.kept - 1]
+        prefix, own = (base - 1, []) if o.kept == 0 else (base, b.slots[: o.kept - 1])
         first = start + len(ids)
         for j, token in enumerate(o.ids):
             ids.append(token)
             positions.append(base - 1 + o.kept + j)
-            visible.append(own + list(range(first, first + j)))
+            visible.append((prefix, own + list(range(first, first + j))))
         rows.append((first - start, o))
     out = _tree_forward(dec, slot, ids, positions, visible)
     logp = torch.log_softmax(out, dim=-1)
