@@ -213,20 +213,21 @@ def _header(text: str, tree: tree_sitter.Tree, window_start: int, offset: int) -
     return "\n".join(out) + "\n\n" if out else ""
 
 
+def _next_code_line(p: Plan) -> str | None:
+    """The first line with code after the cursor's line, as written (None when none)."""
+    return next((line for line in p.suffix.split("\n")[1:] if line.strip()), None)
+
+
 def next_line(p: Plan) -> str:
     """The first line with code after the cursor's line (stripped; "" when none)."""
-    for line in p.suffix.split("\n")[1:]:
-        if line.strip():
-            return line.strip()
-    return ""
+    line = _next_code_line(p)
+    return "" if line is None else line.strip()
 
 
 def next_indent(p: Plan) -> int:
     """The indentation of the first line with code after the cursor's line (-1: none)."""
-    for line in p.suffix.split("\n")[1:]:
-        if line.strip():
-            return len(_indent_of(line))
-    return -1
+    line = _next_code_line(p)
+    return -1 if line is None else len(_indent_of(line))
 
 
 def inserting(p: Plan) -> bool:
@@ -250,9 +251,8 @@ def stop_rule(p: Plan) -> Callable[[str], int | None]:
     indented deeper still (it is the body of what the line opens)."""
     if p.mode == "line":
         return lambda t: t.index("\n") if "\n" in t else None
-    ahead = next_line(p)
-    level = len(p.indent) + 1 if inserting(p) else len(p.indent)
-    below = next_indent(p)
+    ahead, below = next_line(p), next_indent(p)
+    level = len(p.indent) + 1 if below >= len(p.indent) else len(p.indent)  # inserting(p)
 
     def block_end(t: str, finished: bool = False) -> int | None:
         lines = t.split("\n")
