@@ -27,6 +27,7 @@ from reason_lsp.engine.api import (
     StopRule,
     TokenScore,
     Unsupported,
+    await_job,
     prompt_budget,
 )
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GENERATE", "MEMBERS", "RANK", "SCORE", "Cancelled", "Engine", "EngineConfig", "EngineInfo",
     "EngineUnavailable", "GenerateRequest", "Generation", "Priority", "Sample", "StopRule",
-    "TokenScore", "Unsupported", "create_engine", "open_decoder", "prompt_budget",
+    "TokenScore", "Unsupported", "await_job", "create_engine", "open_decoder", "prompt_budget",
 ]  # fmt: skip
 
 

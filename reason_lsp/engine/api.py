@@ -7,6 +7,7 @@ only when an engine is created, in the background after ``initialize``.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,6 +76,16 @@ class GenerateRequest:
     @property
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
+
+
+async def await_job(future: Future, request: GenerateRequest):
+    """The engine's answer to ``request`` from asyncio code; a cancelled caller cancels
+    the request too, so the decode loop stops, not only the awaiting coroutine."""
+    try:
+        return await asyncio.wrap_future(future)
+    except asyncio.CancelledError:
+        request.cancel()
+        raise
 
 
 @dataclass

@@ -16,10 +16,8 @@ cancelled caller cancels the engine's job too.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,9 +27,9 @@ from reason_lsp.engine import (
     RANK,
     Engine,
     EngineInfo,
-    GenerateRequest,
     Generation,
     Sample,
+    await_job,
     prompt_budget,
 )  # fmt: skip
 from reason_lsp.features.completion import judge
@@ -90,14 +88,6 @@ class Completed:
     @property
     def texts(self) -> list[str]:
         return [c.text for c in self.candidates]
-
-
-async def await_job(future: Future, request: GenerateRequest) -> Any:
-    try:
-        return await asyncio.wrap_future(future)
-    except asyncio.CancelledError:
-        request.cancel()  # stop the decode loop, not only this coroutine
-        raise
 
 
 def string_delimiter(text: str, offset: int, tree: tree_sitter.Tree | None) -> str | None:

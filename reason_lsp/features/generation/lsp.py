@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 from lsprotocol import types
 
-from reason_lsp.engine import Cancelled, EngineUnavailable
+from reason_lsp.engine import Cancelled, EngineUnavailable, await_job
 from reason_lsp.features.generation import codet
 from reason_lsp.features.generation import pipeline as generation
 from reason_lsp.server.core import ReasonLanguageServer
@@ -102,15 +102,6 @@ class ExampleDiagnostics:
         return list(found)
 
 
-async def _ask(engine, request):
-    """The engine's answer to ``request``; a cancelled command cancels the decode too."""
-    try:
-        return await asyncio.wrap_future(engine.submit(request))
-    except asyncio.CancelledError:
-        request.cancel()
-        raise
-
-
 class GenerationFeature(Feature):
     """The generate and verify commands, their code actions and the example diagnostics."""
 
@@ -177,14 +168,16 @@ class GenerationFeature(Feature):
             request = generation.sample_request(
                 task, settings.generation_temperature, key=key, samples=n
             )
-            samples = (await _ask(engine, request)).samples
+            samples = (await await_job(engine.submit(request), request)).samples
             candidates = generation.candidates_from(task, samples, languages.parser_for("python"))
             policy = runner.policy_from_settings(settings)
             written = []
             if not task.examples and len(candidates) > 1 and policy.enable:
                 progress.report("writing asserts to compare the candidates", 50)
                 asking = codet.test_request(task, settings.generation_temperature, key=key)
-                written = codet.assertions(task, (await _ask(engine, asking)).samples)
+                written = codet.assertions(
+                    task, (await await_job(engine.submit(asking), asking)).samples
+                )
             loop = asyncio.get_running_loop()
 
             def checked(done: int, total: int) -> None:
