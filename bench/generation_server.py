@@ -34,6 +34,7 @@ from lsprotocol import types
 
 from reason_lsp import sandbox
 from reason_lsp.features.generation.lsp import GENERATE, GenerateResult, TargetArgs
+from reason_lsp.text.positions import TextIndex
 
 
 def problems(n: int, seed: int) -> list[tuple[str, str, str, str]]:
@@ -50,13 +51,8 @@ def problems(n: int, seed: int) -> list[tuple[str, str, str, str]]:
 
 
 def apply(text: str, edit: types.TextEdit) -> str:
-    lines = text.split("\n")
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line) + 1)
-    # The stub files are ASCII, so UTF-16 columns are characters.
-    a = starts[edit.range.start.line] + edit.range.start.character
-    b = starts[edit.range.end.line] + edit.range.end.character
+    index = TextIndex(text)
+    a, b = index.offset_at(edit.range.start), index.offset_at(edit.range.end)
     return text[:a] + edit.new_text + text[b:]
 
 
