@@ -62,15 +62,20 @@ def token_logprob(dec: Decoder, prompt_ids: list[int], ids: list[int]) -> float:
     return float(logp.gather(1, torch.tensor(ids)[:, None]).sum())
 
 
+def ranked(decoders, path: str, **shape) -> tuple[Decoder, GenerateRequest]:
+    """The decoder for ``path`` and a request for three samples ranked by the suffix."""
+    hf, lean = decoders
+    req = GenerateRequest(
+        prefix=PREFIX, suffix=SUFFIX, samples=3, temperature=1.0, top_p=1.0, seed=3,
+        rank_lines=1, **shape,
+    )  # fmt: skip
+    return (lean if path == "lean" else hf), req
+
+
 @pytest.mark.parametrize("path", ["lean", "transformers"])
 @torch.inference_mode()
 def test_ranking_scores_are_joint_log_probabilities_with_the_suffix(decoders, path) -> None:
-    hf, lean = decoders
-    dec = lean if path == "lean" else hf
-    req = GenerateRequest(
-        prefix=PREFIX, suffix=SUFFIX, max_new_tokens=12, samples=3, temperature=1.0,
-        top_p=1.0, seed=3, key="r", rank_lines=1,
-    )  # fmt: skip
+    dec, req = ranked(decoders, path, key="r", max_new_tokens=12)
     prompt = dec.build_prompt(req, 12)
     logits0, slot, _ = dec.prefill("r", prompt.ids)
     found = branches.decode(dec, req, prompt, logits0, slot, 12, torch.Generator().manual_seed(3))
@@ -97,12 +102,7 @@ def test_ranking_scores_are_joint_log_probabilities_with_the_suffix(decoders, pa
 def test_ranked_samples_come_best_first_and_the_cache_holds_the_prompt_again(
     decoders, path
 ) -> None:
-    hf, lean = decoders
-    dec = lean if path == "lean" else hf
-    req = GenerateRequest(
-        prefix=PREFIX, suffix=SUFFIX, max_new_tokens=16, samples=3, temperature=1.0,
-        top_p=1.0, seed=3, key="q", rank_lines=1,
-    )  # fmt: skip
+    dec, req = ranked(decoders, path, key="q", max_new_tokens=16)
     out = dec.generate(req)
     ranks = [s.rank for s in out.samples]
     assert None not in ranks and ranks == sorted(ranks, reverse=True)
