@@ -33,7 +33,7 @@ test('defaults in package.json match the server schema', () => {
     contextTokens: 1024,
     maxNewTokens: 64,
     maxModelChars: 1000000,
-    completion: { enable: true, inline: true, minConfidence: -1, contextShare: 0.25 },
+    completion: { enable: true, inline: true, minConfidence: -1, candidates: 1, contextShare: 0.25 },
     workspace: { enable: true, snippets: true, maxFiles: 10000, maxFileKb: 256 },
     diagnostics: { syntax: true, model: true, threshold: 0 },
     sandbox: { enable: true, require: false, timeout: 10, memoryMb: 512 },
