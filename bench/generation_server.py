@@ -82,13 +82,15 @@ async def run(model: str, samples: int, temperature: float, tasks: list, verbose
             seconds = time.perf_counter() - t0
             server.close(uri)
             result = converter.structure(answer, GenerateResult)
-            passed = False
+            passed, body = False, ""
             if result.applied and server.edits:
                 (edit,) = server.edits[-1].edit.changes[uri]
                 passed = hidden_tests_pass(apply(text, edit), judge)
+                body = edit.new_text
             rows.append({
                 "name": name, "passed": passed, "verified": result.verified,
                 "against": result.against, "summary": result.summary, "s": round(seconds, 2),
+                "body": body,
             })  # fmt: skip
             if verbose:
                 flag = "PASS" if passed else "    "

@@ -41,6 +41,7 @@ class Target:
     stub: str | None  # "ellipsis" | "pass" | "NotImplementedError" | "docstring" | None
     docstring: str | None
     docstring_line: int  # 0-based line of the docstring literal's opening quotes
+    params: tuple[str, ...] = ()  # the names a call may pass by keyword
 
     def prompt_prefix(self, text: str) -> str:
         """The file up to the end of the signature and docstring, ending at a line start."""
@@ -57,9 +58,10 @@ class Target:
 
 @dataclass(frozen=True)
 class Example:
-    """One check: a doctest (source + expected output) or an ``assert`` from a test."""
+    """One check: a doctest (source + expected output), an ``assert`` from a test, or a
+    call and the literal result the docstring's prose gives (:mod:`.prose`)."""
 
-    kind: str  # "doctest" | "assert"
+    kind: str  # "doctest" | "assert" | "call"
     source: str
     want: str = ""
     exc_msg: str | None = None
@@ -154,6 +156,7 @@ def target_of(node: tree_sitter.Node, text: str, index: TextIndex) -> Target:
     else:
         outer = index.line_text(node.start_point[0])
         indent = outer[: len(outer) - len(outer.lstrip(" \t"))] + "    "
+    params = node.child_by_field_name("parameters")
     start_node = node.parent if node.parent and node.parent.type == "decorated_definition" else node
     name = node.child_by_field_name("name")
     doc_string = doc.named_children[0] if doc is not None else None
@@ -166,7 +169,22 @@ def target_of(node: tree_sitter.Node, text: str, index: TextIndex) -> Target:
         stub=_stub_kind(statements),
         docstring=docstring_value(doc_string) if doc_string is not None else None,
         docstring_line=doc_string.start_point[0] if doc_string is not None else 0,
+        params=tuple(_parameter_names(params)) if params is not None else (),
     )
+
+
+def _parameter_names(parameters: tree_sitter.Node) -> list[str]:
+    names = []
+    for child in parameters.named_children:
+        if child.type == "identifier":
+            names.append(_text(child))
+        elif child.type in ("typed_parameter", "default_parameter", "typed_default_parameter"):
+            first = child.child_by_field_name("name") or (
+                child.named_children[0] if child.named_child_count else None
+            )
+            if first is not None and first.type == "identifier":
+                names.append(_text(first))
+    return names
 
 
 def find_function(text: str, tree: tree_sitter.Tree | None, offset: int) -> Target | None:

@@ -3,7 +3,8 @@
 :func:`check_program` builds a program that executes the module's source (with a
 candidate body), runs every example (:class:`~reason_lsp.verify.examples.Example`) in
 its namespace as doctest would (``single`` mode, ``OutputChecker``, expected
-exceptions) or as a plain ``assert``, and prints one marked JSON line per example.
+exceptions), as a plain ``assert``, or as a call whose value must equal the docstring's
+stated result (floats within a tolerance), and prints one marked JSON line per example.
 So one sandbox run gives per-example pass/fail, and a run cut short by a timeout
 still reports the examples it finished (:func:`parse_report`). Nothing here runs
 anything: the caller hands the program to ``reason_lsp.sandbox``.
@@ -47,7 +48,7 @@ class Report:
 
 
 _PROGRAM = """\
-import contextlib, doctest, io, json, sys, traceback
+import contextlib, doctest, io, json, math, sys, traceback
 DATA = json.loads({data!r})
 OUT = sys.stdout
 def emit(**record):
@@ -63,16 +64,31 @@ except BaseException as exc:
     emit(module=last_line(exc).strip()[:500])
     raise SystemExit(0)
 checker = doctest.OutputChecker()
+def same(got, want):
+    if isinstance(got, float) or isinstance(want, float):
+        try:
+            return math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9)
+        except TypeError:
+            return False
+    if type(got) in (list, tuple) and type(got) is type(want):
+        return len(got) == len(want) and all(same(a, b) for a, b in zip(got, want))
+    return got == want
 for i, ex in enumerate(DATA["examples"]):
     buf, ok, error = io.StringIO(), False, ""
     doc = ex["kind"] == "doctest"
     try:
-        with contextlib.redirect_stdout(buf):
-            exec(compile(ex["source"], "<example>", "single" if doc else "exec"), ns)
-        if doc and ex["exc_msg"] is not None:
-            error = "expected an exception: " + ex["exc_msg"].strip()
+        if ex["kind"] == "call":
+            with contextlib.redirect_stdout(io.StringIO()):
+                got = eval(compile(ex["source"], "<example>", "eval"), ns)
+            buf.write(repr(got)[:500])
+            ok = bool(same(got, eval(ex["want"], {{"__builtins__": {{}}}})))
         else:
-            ok = not doc or checker.check_output(ex["want"], buf.getvalue(), ex["flags"])
+            with contextlib.redirect_stdout(buf):
+                exec(compile(ex["source"], "<example>", "single" if doc else "exec"), ns)
+            if doc and ex["exc_msg"] is not None:
+                error = "expected an exception: " + ex["exc_msg"].strip()
+            else:
+                ok = not doc or checker.check_output(ex["want"], buf.getvalue(), ex["flags"])
     except BaseException as exc:
         message = last_line(exc)
         if doc and ex["exc_msg"] is not None:

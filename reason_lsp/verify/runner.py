@@ -1,10 +1,10 @@
 """Running a function's examples: which function, which examples, and the sandboxed run.
 
-:func:`prepare` finds the function at a position and its examples (doctests, and
-asserts in the workspace's tests), :func:`run_check` runs them against a source in
-the sandbox through the check program (:mod:`reason_lsp.verify.program`), and
-:func:`verify` does both for the code as it stands. Completion, the unlikely-code
-quick fixes and generation all verify through here.
+:func:`prepare` finds the function at a position and its examples (doctests, the
+docstring's prose examples, and asserts in the workspace's tests), :func:`run_check`
+runs them against a source in the sandbox through the check program
+(:mod:`reason_lsp.verify.program`), and :func:`verify` does both for the code as it
+stands. Completion, the unlikely-code quick fixes and generation all verify through here.
 
 The sandbox (``reason_lsp.sandbox``) is imported lazily; when it is missing or
 refuses (``sandbox.require`` with no isolation available) nothing is run.
@@ -22,6 +22,7 @@ from reason_lsp.text import languages
 from reason_lsp.text.positions import encode
 from reason_lsp.verify import examples as verification
 from reason_lsp.verify import program as checking
+from reason_lsp.verify import prose
 
 
 class TargetError(Exception):
@@ -76,12 +77,17 @@ def prepare(
             f"{target.name} already has a body (generate fills stubs: ..., pass, "
             "raise NotImplementedError or a docstring only)"
         )
-    examples = verification.doctest_examples(target)
+    examples = own_examples(target)
     if tree is not None:
         known = verification.module_names(tree)
         examples += verification.asserts_from_tests(root, target.name, known, parser)
     base = error_count(tree.root_node) if tree is not None else 0
     return Task(text, target, examples, base)
+
+
+def own_examples(target: verification.Target) -> list[verification.Example]:
+    """The examples the function's docstring gives: doctests, then prose examples."""
+    return verification.doctest_examples(target) + prose.prose_examples(target)
 
 
 def run_check(
@@ -129,14 +135,14 @@ def verify(task: Task, policy: Policy) -> tuple[checking.Report, str | None]:
 
 
 def completion_task(text: str, offset: int, completion: str) -> Task | None:
-    """The check for a completion that finishes a function with doctests
+    """The check for a completion that finishes a function with docstring examples
     (``verifyCompletions``); None when there is nothing to run."""
     source = text[:offset] + completion + text[offset:]
     tree = languages.parser_for("python").parse(encode(source))
     target = verification.find_function(source, tree, offset)
     if target is None or target.stub is not None or target.body_end > offset + len(completion):
         return None  # no function, still a stub, or its body goes on after the completion
-    examples = verification.doctest_examples(target)
+    examples = own_examples(target)
     return Task(source, target, examples, error_count(tree.root_node)) if examples else None
 
 

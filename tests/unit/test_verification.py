@@ -244,6 +244,31 @@ def test_a_body_that_fails_one_example_is_never_marked_verified() -> None:
     assert outcome.summary.startswith("unverified: no candidate passed all of 2 doctests")
 
 
+CONSTANT = '''def triples(n):
+    """Count the triples.
+
+    Input: n = 5
+    Output: 1
+    """
+    ...
+'''
+
+
+@needs_sandbox
+def test_examples_a_constant_passes_rank_but_do_not_verify() -> None:
+    from reason_lsp import sandbox
+
+    task = runner.prepare(CONSTANT, PARSER.parse(CONSTANT.encode()), 4, PARSER)
+    assert [(e.kind, e.source, e.want) for e in task.examples] == [("call", "triples(n = 5)", "1")]
+    samples = [Sample("    return 2", -0.1, 4, "stop"), Sample("    return 1", -0.9, 4, "stop")]
+    candidates = generation.candidates_from(task, samples, PARSER)
+    outcome = generation.choose(task, candidates, 2, runner.Policy(limits=sandbox.Limits()))
+    assert outcome.best.body == "    return 1" and outcome.passed == 1
+    assert not outcome.verified
+    assert "a body returning one constant could too" in outcome.summary
+    assert outcome.against == "1 docstring example"
+
+
 NO_EXAMPLES = '''def double(x):
     """Twice x."""
 '''

@@ -300,7 +300,7 @@ class GenerationFeature(Feature):
                 title="Generate implementation", kind=types.CodeActionKind.RefactorRewrite,
                 command=types.Command("Generate implementation", GENERATE, arguments=[args]),
             ))  # fmt: skip
-        if verification.doctest_examples(target):
+        if runner.own_examples(target):
             out.append(types.CodeAction(
                 title=f"Run the examples of {target.name}", kind=types.CodeActionKind.Source,
                 command=types.Command("Run examples", VERIFY, arguments=[args]),

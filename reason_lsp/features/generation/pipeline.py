@@ -6,7 +6,8 @@ benchmark through a decoder) with the request :func:`sample_request` builds, and
 hands the samples to :func:`choose`. Ranking is by examples passed, then by mean
 log-probability per token; without examples (or with the sandbox off) the pick is
 by log-probability alone and the outcome says "unverified". "Verified" means the
-shown body passed every example; model-written asserts (:mod:`.codet`) rank
+shown body passed every example, and the examples expect at least two different
+results (a constant cannot pass them); model-written asserts (:mod:`.codet`) rank
 candidates of a function without examples and never verify one.
 
 The sandbox (``reason_lsp.sandbox``) is imported lazily; when it is missing or
@@ -128,13 +129,17 @@ def candidates_from(
 
 
 def describe(examples: list[verification.Example]) -> str:
-    """What a set of examples is, for the user: "2 doctests and 3 asserts from test_x.py"."""
+    """What a set of examples is, for the user: "2 doctests and 3 asserts from test_x.py",
+    "4 docstring examples"."""
     doctests = sum(e.kind == "doctest" for e in examples)
+    calls = sum(e.kind == "call" for e in examples)
     files = sorted({Path(e.path).name for e in examples if e.kind == "assert" and e.path})
     asserts = sum(e.kind == "assert" and not e.generated for e in examples)
     parts = []
     if doctests:
         parts.append(f"{doctests} doctest{'s' * (doctests != 1)}")
+    if calls:
+        parts.append(f"{calls} docstring example{'s' * (calls != 1)}")
     if asserts:
         parts.append(f"{asserts} assert{'s' * (asserts != 1)} from {', '.join(files)}")
     return " and ".join(parts)
@@ -201,13 +206,27 @@ def choose(
     best = ranked[0]
     perfect = sum(c.count for c in candidates if c.passed == total)
     against = describe(task.examples)
-    if best.passed == total:
+    telling = distinct_results(task.examples) >= 2
+    if best.passed == total and not telling:
+        summary = (f"unverified: the shown one passed all of {against} ({perfect}/{sampled} "
+                   "candidates did), but a body returning one constant could too")  # fmt: skip
+    elif best.passed == total:
         summary = f"verified against {against}: {perfect}/{sampled} candidates passed all"
     else:
         summary = (f"unverified: no candidate passed all of {against}; the shown one "
                    f"passed {best.passed}/{total} ({sampled} sampled)")  # fmt: skip
-    return Outcome(best, best.passed == total, best.passed, total, sampled, summary, ranked,
+    verified = best.passed == total and telling
+    return Outcome(best, verified, best.passed, total, sampled, summary, ranked,
                    isolation=isolation, against=against)  # fmt: skip
+
+
+def distinct_results(examples: list[verification.Example]) -> int:
+    """How many different results the examples expect (each test assert counts as one):
+    examples that all expect one value (``f(5) == 1`` alone) pass for ``return 1``, so
+    they rank candidates but cannot verify one."""
+    wants = {e.want.strip() for e in examples if e.kind != "assert" and e.want.strip()}
+    wants |= {e.exc_msg.strip() for e in examples if e.exc_msg}
+    return len(wants) + sum(e.kind == "assert" for e in examples)
 
 
 def _by_agreement(
