@@ -206,16 +206,16 @@ def choose(
     best = ranked[0]
     perfect = sum(c.count for c in candidates if c.passed == total)
     against = describe(task.examples)
-    telling = distinct_results(task.examples) >= 2
-    if best.passed == total and not telling:
+    passed_all = best.passed == total
+    verified = passed_all and distinct_results(task.examples) >= 2
+    if verified:
+        summary = f"verified against {against}: {perfect}/{sampled} candidates passed all"
+    elif passed_all:
         summary = (f"unverified: the shown one passed all of {against} ({perfect}/{sampled} "
                    "candidates did), but a body returning one constant could too")  # fmt: skip
-    elif best.passed == total:
-        summary = f"verified against {against}: {perfect}/{sampled} candidates passed all"
     else:
         summary = (f"unverified: no candidate passed all of {against}; the shown one "
                    f"passed {best.passed}/{total} ({sampled} sampled)")  # fmt: skip
-    verified = best.passed == total and telling
     return Outcome(best, verified, best.passed, total, sampled, summary, ranked,
                    isolation=isolation, against=against)  # fmt: skip
 
