@@ -79,6 +79,22 @@ REASON = FimFormat(
     orders=("psm", "spm"),
 )
 
+#: A FIM fine-tune of a model whose tokenizer has no FIM tokens (SmolLM2's) reuses three
+#: GitHub-issue markers that source code never contains, so the vocabulary, the GGUF
+#: export and llama.cpp serving stay as they are. SPM only: the engine prompts in SPM
+#: when a format has it, so that is the order the fine-tune trains. Never detected
+#: from a vocabulary (the untuned model has these tokens too): only a folder's record
+#: names it.
+REUSED_ISSUE_TOKENS = FimFormat(
+    name="reused-issue-tokens",
+    prefix="<issue_start>",
+    suffix="<issue_comment>",
+    middle="<issue_closed>",
+    eos=EOS,
+    file_separator=FILE_SEP,
+    orders=("spm",),
+)
+
 #: Known conventions of public code models, tried in this order by :func:`detect`.
 KNOWN_FORMATS: tuple[FimFormat, ...] = (
     FimFormat(
@@ -183,8 +199,9 @@ def repository_text(fmt: FimFormat | None, files: Iterable[tuple[str, str]], pat
 
 def by_name(name: str) -> FimFormat | None:
     """The convention called ``name`` ("reason", "starcoder", "qwen2.5-coder", ...)."""
-    if name == REASON.name:
-        return REASON
+    for own in (REASON, REUSED_ISSUE_TOKENS):
+        if name == own.name:
+            return own
     return next((f for f in KNOWN_FORMATS if f.name == name), None)
 
 

@@ -63,11 +63,20 @@ def _parser() -> argparse.ArgumentParser:
         "bench/train_compare.py at equal CPU-minutes); adamw: AdamW on everything",
     )  # fmt: skip
     train.add_argument("--muon-lr", type=float, default=0.02, help="Muon's peak learning rate")
-    train.add_argument("--warmup", type=int, default=100, help="warm-up steps")
+    train.add_argument(
+        "--warmup", type=int, default=None, help="warm-up steps (100; 20 FIM-tuning)"
+    )
     train.add_argument("--batch", type=int, default=None, help="rows a step (default: 4096 tokens)")
     train.add_argument(
-        "--seq-len", type=int, default=1024, help="trained context (= max_position_embeddings)"
-    )
+        "--seq-len", type=int, default=None,
+        help="trained context (= max_position_embeddings; 1024), or FIM-tuning's tokens an "
+        "example (320)",
+    )  # fmt: skip
+    train.add_argument(
+        "--lora-rank", type=int, default=None,
+        help="FIM-tune the --init model (the route for one without our FIM tokens): LoRA "
+        "rank (16), 0 trains every weight",
+    )  # fmt: skip
     train.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
     train.add_argument(
         "--clock", choices=["wall", "cpu"], default="wall",
@@ -88,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("hidden", "layers", "heads", "kv-heads", "intermediate", "vocab"):
         train.add_argument(f"--{name}", type=int, default=None)
     train.add_argument("--eval-minutes", type=float, default=10.0)
+    train.add_argument(
+        "--eval-examples", type=int, default=160, help="FIM-tuning: held-out holes a split"
+    )
     train.add_argument(
         "--eval-bytes", type=int, default=100_000, help="per held-out split (0: all)"
     )
@@ -166,6 +178,10 @@ def _train(args) -> int:
     if valid is None and not args.corpus:
         valid = [p for p in _DEFAULT_VALID if p.is_file()]
     out = args.out or (Path("runs/finetuned") if args.init else DEFAULT_MODEL)
+    if args.init is not None and (args.lora_rank is not None or not _has_own_sentinels(args.init)):
+        return _fim_tune(args, corpus, valid or [], out)
+    args.seq_len = args.seq_len or 1024
+    args.warmup = 100 if args.warmup is None else args.warmup
     given = {
         k: getattr(args, k)
         for k in ("hidden", "layers", "heads", "kv_heads", "intermediate", "vocab")
@@ -196,6 +212,40 @@ def _train(args) -> int:
     try:
         train(opts, log=main_log)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"reason-lsp train: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _has_own_sentinels(folder: Path) -> bool:
+    """Whether ``folder``'s tokenizer has the FIM tokens our training stream spells."""
+    from reason_lsp.engine.fim import SPECIAL_TOKENS
+    from reason_lsp.training.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(folder)
+    return all(tok.token_to_id(t) is not None for t in SPECIAL_TOKENS[:4])
+
+
+def _fim_tune(args, corpus: list[Path], valid: list[Path], out: Path) -> int:
+    from reason_lsp.training.fim_tune import TuneOptions, tune
+    from reason_lsp.training.train import main_log
+
+    if args.tokens or args.resume or args.packed:
+        print("reason-lsp train: FIM-tuning takes --minutes (no --tokens, --resume, --packed)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    opts = TuneOptions(
+        init=args.init, corpus=corpus, out=out, valid=valid, minutes=args.minutes,
+        lora_rank=16 if args.lora_rank is None else args.lora_rank, lr=args.lr,
+        batch=args.batch or 8,
+        seq_len=args.seq_len or 320, repo_rate=args.repo_rate, seed=args.seed,
+        warmup=20 if args.warmup is None else args.warmup, device=args.device,
+        precision=args.precision, clock=args.clock, threads=args.threads,
+        eval_minutes=args.eval_minutes, eval_examples=args.eval_examples,
+    )  # fmt: skip
+    try:
+        tune(opts, log=main_log)
+    except (FileNotFoundError, ValueError, RuntimeError, ImportError) as exc:
         print(f"reason-lsp train: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -72,6 +72,18 @@ def load_texts(paths: list[Path]) -> list[str]:
     return [doc.text for doc in load_docs(paths)]
 
 
+def length_weighted(docs: list[Doc]) -> np.ndarray:
+    """Cumulative probabilities of drawing each file, by length: every character of the
+    corpus is equally likely to be in an example."""
+    weights = np.array([len(d.text) for d in docs], dtype=np.float64)
+    return np.cumsum(weights / weights.sum())
+
+
+def draw_index(cum: np.ndarray, rng: random.Random) -> int:
+    """An index drawn from :func:`length_weighted` probabilities."""
+    return min(int(np.searchsorted(cum, rng.random())), len(cum) - 1)
+
+
 def line_span(text: str, size: int, rng: random.Random) -> tuple[int, int]:
     """A random span of at most ``size`` characters of ``text`` that starts at a line start
     and ends after a line break (or at the end of the text, or mid-line when one line is
@@ -132,19 +144,15 @@ class FimSampler:
         self.spm_rate = spm_rate
         self.repo_rate = repo_rate
         self.rng = random.Random(seed)
-        weights = np.array([len(d.text) for d in self.docs], dtype=np.float64)
-        self.cum = np.cumsum(weights / weights.sum())
+        self.cum = length_weighted(self.docs)
         self.window = seq_len * CHARS_PER_TOKEN
         self.repo = Repository(self.docs) if repo_rate > 0 else None
         self.ids = {t: tokenizer.token_to_id(t) for t in (EOS, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX)}
         self._carry: list[int] = []
 
-    def _pick(self) -> int:
-        return min(int(np.searchsorted(self.cum, self.rng.random())), len(self.docs) - 1)
-
     def example(self) -> list[Part]:
         """An example as (kind, piece) parts: kind is "text" or "special" (a token name)."""
-        i = self._pick()
+        i = draw_index(self.cum, self.rng)
         doc = self.docs[i]
         left = ""
         if self.repo is not None and self.rng.random() < self.repo_rate:
