@@ -20,7 +20,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-import regex
 import torch
 
 from reason_lsp.engine import branches, fim
@@ -29,10 +28,6 @@ from reason_lsp.engine.lean_llama import lean_for
 from reason_lsp.engine.loader import LoadedModel
 
 MAX_SLOTS = 4
-#: The GPT-2 pre-tokenizer's chunks; a token never spans two of them.
-_CHUNK = regex.compile(
-    r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-)
 
 
 @dataclass
@@ -162,7 +157,7 @@ class Decoder:
         # its tokens stay in the KV cache; left-truncation drops it before the document.
         left = fim.repository_text(self.fim, req.context, req.path) + req.header + req.prefix
         before = self.encode(left)
-        before, heal = self._back_off(before, left)
+        before, heal = fim.back_off(before, left, self.tok.decode)
         use_fim = bool(self.fim) and req.suffix.strip() != ""
         after = self.encode(req.suffix) if use_fim else []
         after_budget = budget // 4 if len(before) + len(after) > budget - 3 else len(after)
@@ -182,24 +177,6 @@ class Decoder:
         if heal:
             before = before + self.encode(heal)
         return Prompt(fim.psm_ids(self.fim_ids, before, after), "", True)
-
-    def _back_off(self, ids: list[int], text: str) -> tuple[list[int], str]:
-        """Remove the tokens of the prompt's last word; return (ids, removed text).
-
-        Tokens never cross a pre-tokenizer chunk (" word", a run of spaces, ...), so
-        a prompt that ends inside a chunk ends on a token split the model never saw.
-        Removing the whole last chunk and constraining the first generated tokens to
-        spell it out lets the model pick its natural split.
-        """
-        chunks = _CHUNK.findall(text[-64:])
-        want = len(chunks[-1]) if chunks else 0
-        heal = ""
-        while ids and len(heal) < want and len(heal) < 48:
-            piece = self.tok.decode([ids[-1]])
-            if not piece or "\ufffd" in piece:
-                break
-            heal, ids = piece + heal, ids[:-1]
-        return ids, heal
 
     def warm_up(self) -> None:
         """Build the healing index and run the kernels once, before the first keystroke."""

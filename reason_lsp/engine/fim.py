@@ -25,9 +25,11 @@ first generated token to start with the removed text (token healing).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import regex
 
 EOS = "<|endoftext|>"
 FIM_PREFIX = "<fim_prefix>"
@@ -40,6 +42,11 @@ FILE_SEP = "<file_sep>"
 SPECIAL_TOKENS: tuple[str, ...] = (EOS, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FIM_PAD, FILE_SEP)
 
 FIM_RECORD = "fim.json"
+
+#: The GPT-2 pre-tokenizer's chunks; a token never spans two of them.
+_CHUNK = regex.compile(
+    r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+)
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,28 @@ def read_record(model_dir: str | Path) -> FimFormat | None:
     data["orders"] = tuple(data.get("orders", ("psm",)))
     data["extra_stops"] = tuple(data.get("extra_stops", ()))
     return FimFormat(**data)
+
+
+def back_off(
+    ids: list[int], text: str, decode: Callable[[list[int]], str]
+) -> tuple[list[int], str]:
+    """Remove the tokens of the prompt's last word; return (ids, removed text).
+
+    Tokens never cross a pre-tokenizer chunk (" word", a run of spaces, ...), so a
+    prompt that ends inside a chunk ends on a token split the model never saw. The
+    engine removes the whole last chunk and constrains the first generated tokens to
+    spell it out, so the model picks its natural split; FIM-tuning cuts its examples
+    the same way, so the middle it learns starts where the engine's does.
+    """
+    chunks = _CHUNK.findall(text[-64:])
+    want = len(chunks[-1]) if chunks else 0
+    heal = ""
+    while ids and len(heal) < want and len(heal) < 48:
+        piece = decode([ids[-1]])
+        if not piece or "\ufffd" in piece:
+            break
+        heal, ids = piece + heal, ids[:-1]
+    return ids, heal
 
 
 def psm_text(fmt: FimFormat, prefix: str, suffix: str) -> str:

@@ -36,6 +36,9 @@ HOLES = (("line", 0.5), ("rest-of-line", 0.25), ("lines", 0.25))
 PREFIX_CHARS = 900
 SUFFIX_CHARS = 400
 IGNORE = -100
+#: Share of holes that stop before their last line break, as at a cursor at the end
+#: of a line (the usual typing case), where the suffix starts with that line break.
+KEEP_LINE_END = 0.6
 
 
 def _line_starts(text: str) -> list[int]:
@@ -64,6 +67,8 @@ def _hole(text: str, kind: str, rng: random.Random) -> tuple[int, int] | None:
             if len(stripped) - body < 4:
                 continue
             start += rng.randrange(body, len(stripped) - 1)
+        if text[end - 1] == "\n" and rng.random() < KEEP_LINE_END:
+            end -= 1  # the cursor's line goes on: the suffix starts with its line break
         return start, end
     return None
 
@@ -126,29 +131,26 @@ class InfillExamples:
     def encode(self, prefix: str, middle: str, suffix: str) -> tuple[list[int], list[int]]:
         """Token ids of one example and its labels (``IGNORE`` where nothing is scored).
 
-        Prefix and middle are tokenized as one text, as the model reads them in SPM
-        order; a token that straddles the boundary belongs to the middle, which is
-        what the engine's token healing generates there.
+        The prefix is cut as the engine cuts a prompt: its last word is backed off
+        (:func:`fim.back_off`) and joins the middle, tokenized with it, which is what
+        token healing generates there (SPM). PSM has no healing: the parts stay apart.
         """
         fmt_ids = self.ids
         after = self.tok.encode(suffix, add_special_tokens=False).ids
-        joint = self.tok.encode(prefix + middle, add_special_tokens=False)
-        first = next(
-            (k for k, (_, stop) in enumerate(joint.offsets) if stop > len(prefix)),
-            len(joint.ids),
-        )
-        before, mid = joint.ids[:first], joint.ids[first:]
+        before = self.tok.encode(prefix, add_special_tokens=False).ids
+        heal = ""
+        if self.fmt.supports_spm:
+            before, heal = fim.back_off(before, prefix, self.tok.decode)
+        mid = self.tok.encode(heal + middle, add_special_tokens=False).ids
         budget = self.seq_len - len(mid) - 4
         after = after[: max(0, min(len(after), budget // 3))]
         before = before[-max(0, budget - len(after)) :] if budget > len(after) else []
-        eos = fmt_ids["eos"]
         if self.fmt.supports_spm:
             head = fim.spm_ids(fmt_ids, after, before)
-            ids = [*head, *mid, eos]
         else:
             head = fim.psm_ids(fmt_ids, before, after)
-            ids = [*head, *mid, eos]
-        labels = [IGNORE] * len(head) + [*mid, eos]
+        ids = [*head, *mid, fmt_ids["eos"]]
+        labels = [IGNORE] * len(head) + [*mid, fmt_ids["eos"]]
         return ids[: self.seq_len], labels[: self.seq_len]
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
