@@ -4,29 +4,22 @@ Nothing here runs code. With a tree-sitter tree of a Python file it:
 
 - finds the function at a position (:func:`find_function`) and whether its body
   is a stub: ``...``, ``pass``, ``raise NotImplementedError`` or a docstring only;
-- extracts examples: the docstring's doctests (``doctest.DocTestParser``) and the
-  ``assert`` statements of test functions in the workspace's ``test_*.py`` /
-  ``*_test.py`` files that mention the function (:func:`doctest_examples`,
-  :func:`asserts_from_tests`);
+- extracts the docstring's doctests (``doctest.DocTestParser``,
+  :func:`doctest_examples`); the workspace's tests are
+  :mod:`reason_lsp.verify.workspace_tests`, prose examples :mod:`reason_lsp.verify.prose`;
 - the program that runs them is :mod:`reason_lsp.verify.program`.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
 import doctest
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import tree_sitter
 
 from reason_lsp.text.positions import TextIndex, encode
-
-MAX_TEST_FILES = 200
-MAX_TEST_FILE_BYTES = 256_000
-_SKIP_DIRS = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
 
 
 @dataclass(frozen=True)
@@ -58,10 +51,11 @@ class Target:
 
 @dataclass(frozen=True)
 class Example:
-    """One check: a doctest (source + expected output), an ``assert`` from a test, or a
-    call and the literal result the docstring's prose gives (:mod:`.prose`)."""
+    """One check: a doctest (source + expected output), an ``assert`` from a test, a
+    whole test function (its definition and its call), or a call and the literal
+    result the docstring's prose gives (:mod:`.prose`)."""
 
-    kind: str  # "doctest" | "assert" | "call"
+    kind: str  # "doctest" | "assert" | "test" (a whole test function) | "call"
     source: str
     want: str = ""
     exc_msg: str | None = None
@@ -270,57 +264,4 @@ def _identifiers(node: tree_sitter.Node) -> list[tree_sitter.Node]:
             ):
                 continue
             stack.append(child)
-    return out
-
-
-def _test_files(root: Path, max_files: int) -> list[Path]:
-    found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-        for name in sorted(files):
-            if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
-                found.append(Path(folder) / name)
-                if len(found) >= max_files:
-                    return found
-    return found
-
-
-def asserts_from_tests(
-    root: Path | None,
-    name: str,
-    known: set[str],
-    parser: tree_sitter.Parser,
-    *,
-    max_files: int = MAX_TEST_FILES,
-    max_bytes: int = MAX_TEST_FILE_BYTES,
-) -> list[Example]:
-    """``assert``s in test functions under ``root`` that call ``name`` and use only
-    builtins and the module's own names (``known``), so they run beside the module."""
-    if root is None or not root.is_dir() or not name:
-        return []
-    allowed = known | set(dir(builtins)) | {name}
-    out: list[Example] = []
-    for path in _test_files(root, max_files):
-        try:
-            if path.stat().st_size > max_bytes:
-                continue
-            data = path.read_bytes()
-        except OSError:
-            continue
-        if name.encode() not in data:
-            continue
-        stack = [parser.parse(data).root_node]
-        while stack:
-            node = stack.pop()
-            if node.type == "function_definition":
-                fname = node.child_by_field_name("name")
-                if fname is None or not _text(fname).startswith("test"):
-                    continue
-            if node.type == "assert_statement":
-                used = {_text(n) for n in _identifiers(node)}
-                if name in used and used <= allowed:
-                    out.append(Example("assert", _text(node), line=node.start_point[0],
-                                       path=str(path)))  # fmt: skip
-                continue
-            stack.extend(reversed(node.children))
     return out

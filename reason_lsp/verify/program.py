@@ -3,7 +3,8 @@
 :func:`check_program` builds a program that executes the module's source (with a
 candidate body), runs every example (:class:`~reason_lsp.verify.examples.Example`) in
 its namespace as doctest would (``single`` mode, ``OutputChecker``, expected
-exceptions), as a plain ``assert``, or as a call whose value must equal the docstring's
+exceptions), as a plain ``assert`` or a whole test function (run: no exception
+passes), or as a call whose value must equal the docstring's
 stated result (floats within a tolerance), and prints one marked JSON line per example.
 So one sandbox run gives per-example pass/fail, and a run cut short by a timeout
 still reports the examples it finished (:func:`parse_report`). Nothing here runs

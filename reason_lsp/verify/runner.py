@@ -22,7 +22,7 @@ from reason_lsp.text import languages
 from reason_lsp.text.positions import encode
 from reason_lsp.verify import examples as verification
 from reason_lsp.verify import program as checking
-from reason_lsp.verify import prose
+from reason_lsp.verify import prose, workspace_tests
 
 
 class TargetError(Exception):
@@ -80,7 +80,7 @@ def prepare(
     examples = own_examples(target)
     if tree is not None:
         known = verification.module_names(tree)
-        examples += verification.asserts_from_tests(root, target.name, known, parser)
+        examples += workspace_tests.examples_from_tests(root, target.name, known, parser)
     base = error_count(tree.root_node) if tree is not None else 0
     return Task(text, target, examples, base)
 

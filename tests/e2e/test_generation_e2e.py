@@ -216,16 +216,21 @@ async def test_without_a_model_generate_says_so_and_stubs_offer_the_action(
     assert {GENERATE, VERIFY} <= set(caps.execute_command_provider.commands)
 
 
-@needs_sandbox
-def test_generate_cli_prints_the_body_and_the_summary(gen_model: Path, tmp_path: Path) -> None:
-    path = tmp_path / "adder.py"
+def generate_add_stub(gen_model: Path, folder: Path) -> tuple[Path, list[str], dict]:
+    """``reason-lsp generate`` on ADD_STUB written to ``folder``: (file, command, record)."""
+    path = folder / "adder.py"
     path.write_text(ADD_STUB)
     line = ADD_STUB[: ADD_STUB.index("def add")].count("\n") + 1
     command = [*SERVER_COMMAND[:-1], "generate", str(path), "--line", str(line),
                "--samples", "2", "--model", str(gen_model), "--format", "json"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    record = json.loads(done.stdout)
+    return path, command, json.loads(done.stdout)
+
+
+@needs_sandbox
+def test_generate_cli_prints_the_body_and_the_summary(gen_model: Path, tmp_path: Path) -> None:
+    path, command, record = generate_add_stub(gen_model, tmp_path)
     assert record == {
         "code": "    return a + b", "verified": True, "passed": 2, "total": 2, "candidates": 2,
         "summary": "verified against 2 doctests: 2/2 candidates passed all",
@@ -235,6 +240,20 @@ def test_generate_cli_prints_the_body_and_the_summary(gen_model: Path, tmp_path:
     bad = subprocess.run([*command[:3], "generate", str(path), "--line", "12",
                           "--model", str(gen_model)], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and "already has a body" in bad.stderr
+
+
+@needs_sandbox
+def test_generate_cli_runs_the_workspace_tests_whole(gen_model: Path, tmp_path: Path) -> None:
+    """Test functions with their own setup (a local, a loop) run whole beside the body."""
+    (tmp_path / "test_adder.py").write_text(
+        "from adder import add\n\n"
+        "def test_add():\n    x = 2\n    assert add(x, 3) == 5\n\n"
+        "def test_add_many():\n    total = 0\n    for n in range(4):\n"
+        "        total = add(total, n)\n    assert total == 6\n"
+    )
+    _, _, record = generate_add_stub(gen_model, tmp_path)
+    assert record["verified"] and (record["passed"], record["total"]) == (4, 4), record
+    assert record["against"] == "2 doctests and 2 tests from test_adder.py"
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))

@@ -18,7 +18,7 @@ from reason_lsp.engine import Sample
 from reason_lsp.features.generation import pipeline as generation
 from reason_lsp.verify import examples as verification
 from reason_lsp.verify import program as checking
-from reason_lsp.verify import runner
+from reason_lsp.verify import runner, workspace_tests
 
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
 
@@ -108,11 +108,11 @@ def test_doctest_examples_with_lines_exceptions_and_flags() -> None:
     assert half.flags & verification.doctest.ELLIPSIS
 
 
-def test_asserts_from_test_files(tmp_path: Path) -> None:
+def test_examples_from_test_files(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_math.py").write_text(
         "from mod import add\n\n"
-        "def test_add():\n"
+        "def test_add(tmp_path):  # a fixture: only its asserts can run\n"
         "    assert add(1, 1) == 2\n"
         "    x = 3\n"
         "    assert add(x, 1) == 4  # uses a local: cannot run beside the module\n"
@@ -120,18 +120,47 @@ def test_asserts_from_test_files(tmp_path: Path) -> None:
         "def helper():\n"
         "    assert add(0, 0) == 0  # not a test function\n"
     )
-    (tmp_path / "other_test.py").write_text("def test_it():\n    assert add(2, 2) == 4\n")
+    (tmp_path / "other_test.py").write_text(
+        "def test_it():\n    assert add(2, 2) == 4\n\n"
+        "def test_setup():\n"
+        "    pairs = [(1, 2), (3, 4)]\n"
+        "    for a, b in pairs:\n"
+        '        with memoryview(b"ab") as fh:\n'
+        "            total = sum(add(a, n) for n in range(b))\n"
+        "    assert total == add(9, 3) and (y := 1)\n\n"
+        "@pytest.mark.parametrize('n', [1])\n"
+        "def test_param(n):\n    assert add(n, 0) == n\n\n"
+        "def test_imports():\n    import json\n    assert add(1, 0) == 1\n\n"
+        "def test_unknown():\n    assert add(helper_from_elsewhere(), 1) == 2\n"
+    )
     (tmp_path / ".venv").mkdir()
     (tmp_path / ".venv" / "test_skip.py").write_text("def test_x():\n    assert add(9, 9)\n")
     (tmp_path / "big_test.py").write_text("def test_y():\n    assert add(7, 7)\n" + "#" * 2000)
-    found = verification.asserts_from_tests(
+    found = workspace_tests.examples_from_tests(
         tmp_path, "add", {"math", "add"}, PARSER, max_bytes=1000
     )
-    assert sorted((Path(e.path).name, e.line, e.source) for e in found) == [
-        ("other_test.py", 1, "assert add(2, 2) == 4"),
-        ("test_math.py", 3, "assert add(1, 1) == 2"),
-        ("test_math.py", 6, "assert math.floor(add(0.5, 1)) == 1"),
+    got = sorted((Path(e.path).name, e.line, e.kind, e.source) for e in found)
+    assert got == [
+        ("other_test.py", 0, "test", "def test_it():\n    assert add(2, 2) == 4\ntest_it()\n"),
+        ("other_test.py", 3, "test", got[1][3]),
+        ("other_test.py", 16, "assert", "assert add(1, 0) == 1"),
+        ("test_math.py", 3, "assert", "assert add(1, 1) == 2"),
+        ("test_math.py", 6, "assert", "assert math.floor(add(0.5, 1)) == 1"),
     ]
+    assert got[1][3].startswith("def test_setup():") and got[1][3].endswith("\ntest_setup()\n")
+
+
+def test_a_whole_test_function_runs_beside_the_candidate() -> None:
+    test = verification.Example(
+        "test", "def test_add():\n    x = 2\n    assert add(x, x) == 4\ntest_add()\n", path="t.py"
+    )
+    for body, passed in (("a + b", 1), ("a - b", 0)):
+        program = checking.check_program(f"def add(a, b):\n    return {body}\n", [test])
+        report = checking.parse_report(run_plain(program), [test])
+        assert report.passed == passed
+    assert "assertion failed" in report.results[0].error
+    assert generation.describe([test]) == "1 test from t.py"
+    assert generation.distinct_results([test]) == 1
 
 
 def test_check_program_reports_each_example() -> None:

@@ -130,18 +130,22 @@ def candidates_from(
 
 def describe(examples: list[verification.Example]) -> str:
     """What a set of examples is, for the user: "2 doctests and 3 asserts from test_x.py",
+    "1 test and 2 asserts from test_x.py",
     "4 docstring examples"."""
     doctests = sum(e.kind == "doctest" for e in examples)
     calls = sum(e.kind == "call" for e in examples)
-    files = sorted({Path(e.path).name for e in examples if e.kind == "assert" and e.path})
+    files = sorted({Path(e.path).name for e in examples if e.kind in ("assert", "test") and e.path})
     asserts = sum(e.kind == "assert" and not e.generated for e in examples)
+    tests = sum(e.kind == "test" for e in examples)
     parts = []
     if doctests:
         parts.append(f"{doctests} doctest{'s' * (doctests != 1)}")
     if calls:
         parts.append(f"{calls} docstring example{'s' * (calls != 1)}")
-    if asserts:
-        parts.append(f"{asserts} assert{'s' * (asserts != 1)} from {', '.join(files)}")
+    found = [f"{tests} test{'s' * (tests != 1)}"] if tests else []
+    found += [f"{asserts} assert{'s' * (asserts != 1)}"] if asserts else []
+    if found:
+        parts.append(f"{' and '.join(found)} from {', '.join(files)}")
     return " and ".join(parts)
 
 
@@ -221,12 +225,13 @@ def choose(
 
 
 def distinct_results(examples: list[verification.Example]) -> int:
-    """How many different results the examples expect (each test assert counts as one):
+    """How many different results the examples expect (each test assert or test function
+    counts as one):
     examples that all expect one value (``f(5) == 1`` alone) pass for ``return 1``, so
     they rank candidates but cannot verify one."""
-    wants = {e.want.strip() for e in examples if e.kind != "assert" and e.want.strip()}
+    wants = {e.want.strip() for e in examples if e.kind in ("doctest", "call") and e.want.strip()}
     wants |= {e.exc_msg.strip() for e in examples if e.exc_msg}
-    return len(wants) + sum(e.kind == "assert" for e in examples)
+    return len(wants) + sum(e.kind in ("assert", "test") for e in examples)
 
 
 def _by_agreement(
