@@ -111,7 +111,8 @@ def _inline(line: str, name: str, params: tuple[str, ...]) -> tuple[str, str] | 
             continue
         call = _call(name, line[match.end() : end - 1], params)
         rest = line[arrow.end() :]
-        if "=" in rest and "==" not in rest:  # "1 + 9 + 0 = 10": the last one is the result
+        # "1 + 9 + 0 = 10": the last one is the result; a string result may hold "=".
+        if "=" in rest and "==" not in rest and not rest.lstrip().startswith(("'", '"')):
             rest = rest.rsplit("=", 1)[1]
         value = _value(rest)
         if call is not None and value is not None:

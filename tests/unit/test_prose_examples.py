@@ -73,8 +73,9 @@ def test_results_in_words_variables_unknown_keywords_and_other_functions_make_no
     >>> f(1)
     2
     Arithmetic is fine: f(4) == 1 + 9 + 0 = 10
+    A string result may hold an equals sign: f(3) -> "a=b"
     """
-    assert pairs(doc) == [("f(4)", "10")]
+    assert pairs(doc) == [("f(4)", "10"), ("f(3)", "'a=b'")]
 
 
 @given(st.text(max_size=200))
