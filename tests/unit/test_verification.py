@@ -224,6 +224,17 @@ def test_body_stop_rule_ends_at_dedent() -> None:
     assert stop("    y = 1\n    ret") is None
 
 
+def test_body_stop_rule_ends_a_loop_after_whole_repetitions() -> None:
+    stop = generation.body_stop("    ")
+    pairs = "".join(f"    if n == {k}:\n        return False\n" for k in range(1, 9))
+    cut = pairs[: stop(pairs)]
+    assert cut == "".join(f"    if n == {k}:\n        return False\n" for k in range(1, 4))
+    same = "    x += 1\n" * 6
+    assert same[: stop(same)] == "    x += 1\n" * 3
+    varied = "    a = 1\n    b = 2\n    c = [1]\n    d = 4\n    return a\n"
+    assert stop(varied) is None
+
+
 def test_prepare_refuses_non_stubs_and_missing_functions() -> None:
     tree = PARSER.parse(SOURCE.encode())
     with pytest.raises(runner.TargetError, match="already has a body"):

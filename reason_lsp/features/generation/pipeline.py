@@ -17,6 +17,7 @@ refuses (``sandbox.require`` with no isolation available) nothing is run.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from reason_lsp.verify.runner import Policy, Task, error_count, run_check, sandb
 
 GENERATION_TOKENS = 256
 MAX_BODY_LINES = 80
+#: Repetitions of one block of lines that end a body as a loop (:func:`looping`).
+LOOP_REPEATS = 4
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass
@@ -68,21 +72,38 @@ class Outcome:
 
 
 def body_stop(indent: str) -> Callable[[str], int | None]:
-    """Stop at the first finished line indented less than the body, or after many lines."""
+    """Stop at the first finished line indented less than the body, after many lines, or
+    where the body has started to loop (:func:`looping`)."""
 
     def stop(text: str) -> int | None:
         lines = text.split("\n")
-        pos = 0
+        starts = [0]
         for i, line in enumerate(lines[:-1]):  # the last line may be unfinished
             stripped = line.strip()
             if stripped and len(line) - len(line.lstrip(" \t")) < len(indent):
-                return pos
+                return starts[i]
             if i >= MAX_BODY_LINES:
-                return pos
-            pos += len(line) + 1
+                return starts[i]
+            period = looping(lines[: i + 1])
+            if period:  # keep whole repetitions: the body still parses
+                return starts[i + 1 - period]
+            starts.append(starts[i] + len(line) + 1)
         return None
 
     return stop
+
+
+def looping(lines: list[str]) -> int:
+    """The length of the block of 1-3 lines that the last lines repeat, numbers aside,
+    :data:`LOOP_REPEATS` times (0: none): a small model's loop (``if n == 1: return 1``,
+    ``if n == 2: return 2``, ...) that would otherwise run to the token cap unparsed."""
+    shapes = [_DIGITS.sub("0", line.strip()) for line in lines]
+    for period in (1, 2, 3):
+        span = period * LOOP_REPEATS
+        tail = shapes[-span:]
+        if len(tail) == span and all(tail) and tail == tail[period:] + tail[-period:]:
+            return period
+    return 0
 
 
 def sample_request(
