@@ -84,7 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train.add_argument("--fim-rate", type=float, default=0.5)
     train.add_argument(
-        "--repo-rate", type=float, default=0.5, help="share of examples with repository context"
+        "--repo-rate",
+        type=float,
+        default=None,
+        help="share of examples with repository context (0.5; 0.25 FIM-tuning)",
     )
     train.add_argument("--tokenizer", type=Path, help="reuse this folder's tokenizer.json")
     train.add_argument(
@@ -182,6 +185,7 @@ def _train(args) -> int:
         return _fim_tune(args, corpus, valid or [], out)
     args.seq_len = args.seq_len or 1024
     args.warmup = 100 if args.warmup is None else args.warmup
+    args.repo_rate = 0.5 if args.repo_rate is None else args.repo_rate
     given = {
         k: getattr(args, k)
         for k in ("hidden", "layers", "heads", "kv_heads", "intermediate", "vocab")
@@ -238,7 +242,8 @@ def _fim_tune(args, corpus: list[Path], valid: list[Path], out: Path) -> int:
         init=args.init, corpus=corpus, out=out, valid=valid, minutes=args.minutes,
         lora_rank=16 if args.lora_rank is None else args.lora_rank, lr=args.lr,
         batch=args.batch or 8,
-        seq_len=args.seq_len or 320, repo_rate=args.repo_rate, seed=args.seed,
+        seq_len=args.seq_len or 320, seed=args.seed,
+        repo_rate=0.25 if args.repo_rate is None else args.repo_rate,
         warmup=20 if args.warmup is None else args.warmup, device=args.device,
         precision=args.precision, clock=args.clock, threads=args.threads,
         eval_minutes=args.eval_minutes, eval_examples=args.eval_examples,

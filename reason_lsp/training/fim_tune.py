@@ -170,12 +170,18 @@ def tune(opts: TuneOptions, log=print) -> Path:
     def elapsed() -> float:
         return clocks.cpu if opts.clock == "cpu" else clocks.wall
 
-    curve = [{"step": 0, "tokens": 0, "minutes": 0.0, **evaluate(model, splits, opts, autocast)}]
-    log("eval " + _fmt(curve[-1]))
+    curve: list[dict] = []
+
+    def record() -> None:
+        scores = evaluate(model, splits, opts, autocast)
+        curve.append({"step": step, "tokens": tokens, "minutes": round(clocks.wall / 60, 2),
+                      **scores})  # fmt: skip
+        log("eval " + _fmt(curve[-1]))
+
     step, tokens, scored = 0, 0, 0
+    record()
     last_eval = last_log = time.monotonic()
     loss_sum, loss_n = 0.0, 0
-    model.train()
     while elapsed() < budget:
         set_lr([optim], schedule(step, elapsed() / budget, opts.warmup, 0.25))
         ids, labels = (torch.from_numpy(a).to(opts.device) for a in sampler.batch(opts.batch))
@@ -195,11 +201,9 @@ def tune(opts: TuneOptions, log=print) -> Path:
             )
             loss_sum, loss_n, last_log = 0.0, 0, now
         if now - last_eval > opts.eval_minutes * 60:
-            curve.append(_point(step, tokens, clocks, evaluate(model, splits, opts, autocast)))
-            log("eval " + _fmt(curve[-1]))
+            record()
             last_eval = time.monotonic()
-    curve.append(_point(step, tokens, clocks, evaluate(model, splits, opts, autocast)))
-    log("eval " + _fmt(curve[-1]))
+    record()
     stats = {
         "kind": kind, "lora_rank": opts.lora_rank, "trainable_parameters": n_train,
         "fim_format": fmt.name, "steps": step, "tokens": tokens, "scored_tokens": scored,
@@ -261,10 +265,6 @@ def merge(base: Path, adapter: Path, out: Path) -> Path:
     model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     write_folder(model, base, out, fmt, {**stats, "merged_onto": str(base)})
     return out
-
-
-def _point(step: int, tokens: int, clocks: Clocks, scores: dict) -> dict:
-    return {"step": step, "tokens": tokens, "minutes": round(clocks.wall / 60, 2), **scores}
 
 
 def _fmt(point: dict) -> str:

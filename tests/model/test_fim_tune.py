@@ -154,7 +154,7 @@ def test_train_init_routes_a_model_without_our_tokens_to_fim_tuning(monkeypatch,
     monkeypatch.setattr(cli, "_has_own_sentinels", lambda folder: False)
     assert cli.main(common) == 0  # a model without our FIM tokens
     assert [o.lora_rank for o in seen] == [8, 16]
-    assert all(o.seq_len == 320 and o.warmup == 20 for o in seen)
+    assert all(o.seq_len == 320 and o.warmup == 20 and o.repo_rate == 0.25 for o in seen)
     assert cli.main(["train", "--init", str(TINY), "--tokens", "100"]) == 2
 
 

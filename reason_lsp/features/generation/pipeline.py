@@ -77,6 +77,7 @@ def body_stop(indent: str) -> Callable[[str], int | None]:
 
     def stop(text: str) -> int | None:
         lines = text.split("\n")
+        shapes = [_DIGITS.sub("0", line.strip()) for line in lines[:-1]]
         starts = [0]
         for i, line in enumerate(lines[:-1]):  # the last line may be unfinished
             stripped = line.strip()
@@ -84,7 +85,7 @@ def body_stop(indent: str) -> Callable[[str], int | None]:
                 return starts[i]
             if i >= MAX_BODY_LINES:
                 return starts[i]
-            period = looping(lines[: i + 1])
+            period = looping(shapes[max(0, i + 1 - 3 * LOOP_REPEATS) : i + 1])
             if period:  # keep whole repetitions: the body still parses
                 return starts[i + 1 - period]
             starts.append(starts[i] + len(line) + 1)
@@ -93,11 +94,11 @@ def body_stop(indent: str) -> Callable[[str], int | None]:
     return stop
 
 
-def looping(lines: list[str]) -> int:
-    """The length of the block of 1-3 lines that the last lines repeat, numbers aside,
-    :data:`LOOP_REPEATS` times (0: none): a small model's loop (``if n == 1: return 1``,
-    ``if n == 2: return 2``, ...) that would otherwise run to the token cap unparsed."""
-    shapes = [_DIGITS.sub("0", line.strip()) for line in lines]
+def looping(shapes: list[str]) -> int:
+    """The length of the block of 1-3 lines that the last lines repeat :data:`LOOP_REPEATS`
+    times (0: none), ``shapes`` being the stripped lines with numbers made 0: a small
+    model's loop (``if n == 1: return 1``, ``if n == 2: return 2``, ...) that would
+    otherwise run to the token cap unparsed."""
     for period in (1, 2, 3):
         span = period * LOOP_REPEATS
         tail = shapes[-span:]
